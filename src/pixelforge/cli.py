@@ -1,0 +1,210 @@
+"""The ``pixelforge`` command line (Typer + rich).
+
+Bad input exits with code 2 and one line naming the option, the bad value and what is
+allowed; no file is written unless every image succeeded.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pixelforge.bootstrap import build_app
+from pixelforge.domain import GenerationRequest, Reference, Tier, parse_size
+from pixelforge.domain.request import Background, Mode, OutputFormat, ReferenceRole, parse_enum
+from pixelforge.engines.base import ProgressEvent
+from pixelforge.engines.compose.brief import parse_brief
+from pixelforge.engines.compose.engine import ComposeOptions
+from pixelforge.engines.compose.parse import suggest_aspect_ratio
+from pixelforge.errors import InvalidRequestError, PixelforgeError
+from pixelforge.services.images import load_image
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Pixelforge: generate designed images from prompts, offline or with any engine.",
+)
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+#: Request field -> the CLI option that sets it, for error messages.
+OPTION_OF = {
+    "aspect_ratio": "--aspect", "resolution": "--resolution", "size": "--size", "n": "-n",
+    "seed": "--seed", "output_format": "--format", "references": "--ref", "image": "--ref",
+    "model": "--model", "mode": "--mode", "background": "--background",
+    "output_compression": "--compression", "prompt": "PROMPT", "mask": "--mask",
+    "negative_prompt": "--negative", "role": "--ref-role",
+}  # fmt: skip
+
+
+class UsageError(Exception):
+    """Bad input: the message is printed on one line and the exit code is 2."""
+
+
+def _as_cli(exc: InvalidRequestError) -> UsageError:
+    param = exc.param or ""
+    root = param.split(".")[0].split("[")[0]
+    option = OPTION_OF.get(root, "--brief" if root == "brief" else f"--{root}")
+    message = re.sub(rf"^{re.escape(param)}: ", "", exc.message) if param else exc.message
+    return UsageError(f"{option}: {message}")
+
+
+def _read_brief(path: Path) -> ComposeOptions:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--brief: cannot read {str(path)!r} ({exc.strerror})") from None
+    return ComposeOptions(brief=parse_brief(text))
+
+
+def _read_ref(path: Path, role: ReferenceRole) -> Reference:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"--ref: cannot read {str(path)!r} ({exc.strerror})") from None
+    return Reference(load_image(data, param="image", name=path.name), role)
+
+
+@app.command()
+def generate(
+    prompt: Annotated[str, typer.Argument(help='What to make; quote exact text in "...".')],
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Model id (see `models`).")
+    ] = "compose",
+    aspect: Annotated[
+        str | None, typer.Option("--aspect", "-a", help="Aspect ratio, e.g. 16:9.")
+    ] = None,
+    resolution: Annotated[
+        str, typer.Option("--resolution", "-r", help="512, 1K, 2K or 4K (long edge).")
+    ] = "1K",
+    size: Annotated[str | None, typer.Option("--size", help="Explicit WIDTHxHEIGHT.")] = None,
+    n: Annotated[int, typer.Option("-n", help="Number of images, 1-10.")] = 1,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed for repeatable output.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="png, jpeg or webp.")] = "png",
+    compression: Annotated[int | None, typer.Option("--compression", help="0-100.")] = None,
+    background: Annotated[
+        str, typer.Option("--background", help="auto, opaque or transparent.")
+    ] = "auto",
+    mode: Annotated[str | None, typer.Option("--mode", help="generate, edit or variation.")] = None,
+    ref: Annotated[
+        list[Path] | None, typer.Option("--ref", help="Reference image (repeatable).")
+    ] = None,
+    ref_role: Annotated[
+        str, typer.Option("--ref-role", help="Role of the references.")
+    ] = "subject",
+    brief: Annotated[Path | None, typer.Option("--brief", help="Structured brief (JSON).")] = None,
+    svg: Annotated[bool, typer.Option("--svg", help="Also write the SVG (compose).")] = False,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("."),
+) -> None:
+    """Generate images and print the paths written."""
+    from pixelforge.services.generate import write_outputs
+
+    try:
+        role = parse_enum(ReferenceRole, ref_role, "role")
+        refs = tuple(_read_ref(p, role) for p in ref or [])
+        options = _read_brief(brief) if brief else None
+        if svg:
+            options = (options or ComposeOptions()).model_copy(update={"svg": True})
+        request = GenerationRequest(
+            prompt=prompt,
+            model=model,
+            mode=parse_enum(Mode, mode, "mode") if mode else (Mode.EDIT if refs else Mode.GENERATE),
+            references=refs,
+            aspect_ratio=aspect
+            or (suggest_aspect_ratio(prompt) if size is None else None)
+            or "1:1",
+            tier=Tier.parse(resolution),
+            size=parse_size(size) if size else None,
+            n=n,
+            seed=seed,
+            output_format=parse_enum(
+                OutputFormat, fmt.lower().replace("jpg", "jpeg"), "output_format"
+            ),
+            output_compression=compression,
+            background=parse_enum(Background, background, "background"),
+            options=options,
+        )
+        service = build_app().generate
+        service.check(request)
+    except InvalidRequestError as exc:
+        raise _as_cli(exc) from None
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(), console=err, transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task(f"{model}: generating", total=1.0)
+
+        def on_progress(event: ProgressEvent) -> None:
+            bar.update(task, completed=event.fraction, description=f"{model}: {event.message}")
+
+        _, images, seconds = service.run(request, on_progress)
+    stem = re.sub(r"[^a-z0-9]+", "-", prompt.lower())[:40].strip("-") or "image"
+    for path in write_outputs(images, out_dir, stem):
+        out.print(str(path))
+    err.print(f"{len(images)} image(s) in {seconds:.2f}s", style="dim")
+
+
+@app.command("models")
+def list_models() -> None:
+    """List models with their engine and capabilities."""
+    table = Table("model", "engine", "modes", "sizes", "n", "refs", "mask", "speed", "formats")
+    for info in build_app().registry.models():
+        c = info.capabilities
+        table.add_row(
+            info.id, info.engine, ", ".join(sorted(m.value for m in c.modes)),
+            f"{len(c.aspect_ratios)} ratios x {'/'.join(t.value for t in Tier if t in c.tiers)}"
+            + (", any WxH" if c.explicit_sizes else "") + f", max {c.max_edge}px",
+            f"1-{c.n_max}", str(c.max_references), "yes" if c.mask else "no", c.speed_class,
+            ", ".join(sorted(f.value for f in c.formats)),
+        )  # fmt: skip
+    out.print(table)
+
+
+@app.command()
+def demo(out_dir: Annotated[Path | None, typer.Option("--out", "-o")] = None) -> None:
+    """Generate a demo poster and print its path (what `make run` does until the server)."""
+    target = out_dir or build_app().settings.home / "demo"
+    generate(
+        'Minimal poster for a coffee shop, headline "OPEN LATE", subtitle "Fresh espresso '
+        'until 2 AM", warm palette',
+        aspect="4:5", resolution="2K", seed=7, out_dir=target,
+        model="compose", size=None, n=1, fmt="png", compression=None, background="auto",
+        mode=None, ref=None, ref_role="subject", brief=None, svg=False,
+    )  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code (2 for bad input)."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except UsageError as exc:
+        err.print(f"error: {exc}", markup=False)
+        return 2
+    except PixelforgeError as exc:
+        err.print(f"error: {exc.message}", markup=False)
+        return 1
+    except (typer.Abort, KeyboardInterrupt):
+        return 130
+    except Exception as exc:
+        # Typer's parser errors (its vendored click's UsageError family) carry exit code 2.
+        code = getattr(exc, "exit_code", None)
+        if code is None or not hasattr(exc, "format_message"):
+            raise
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            return 0
+        err.print(f"error: {exc.format_message()}", markup=False)
+        return int(code)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Pure types: requests, sizes and aspect ratios, capabilities' vocabulary. No I/O here."""
+
+from pixelforge.domain.request import (
+    Background,
+    EngineOptions,
+    GenerationRequest,
+    ImageInput,
+    Mode,
+    OutputFormat,
+    Quality,
+    Reference,
+    ReferenceRole,
+)
+from pixelforge.domain.sizes import (
+    ASPECT_RATIOS,
+    Size,
+    Tier,
+    aspect_ratio_value,
+    parse_size,
+    resolve_size,
+)
+
+__all__ = [
+    "ASPECT_RATIOS",
+    "Background",
+    "EngineOptions",
+    "GenerationRequest",
+    "ImageInput",
+    "Mode",
+    "OutputFormat",
+    "Quality",
+    "Reference",
+    "ReferenceRole",
+    "Size",
+    "Tier",
+    "aspect_ratio_value",
+    "parse_size",
+    "resolve_size",
+]

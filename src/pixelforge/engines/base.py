@@ -1,0 +1,203 @@
+"""The engine contract: what every backend declares and how it is called.
+
+An engine exposes one or more models. Each model declares its :class:`Capabilities`; the
+shared :func:`check_request` rejects anything a model cannot honour *before* any work starts.
+``Engine.generate`` is the single entry point: it checks, then calls the engine's ``run``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+from PIL import Image
+
+from pixelforge.domain import GenerationRequest, Mode, OutputFormat, Tier
+from pixelforge.domain.request import MAX_SEED, Background, EngineOptions
+from pixelforge.errors import CancelledError, CapabilityError, allowed
+
+SpeedClass = Literal["instant", "fast", "standard", "slow"]
+PriceFunction = Callable[[GenerationRequest], Decimal]
+
+
+def free(_: GenerationRequest) -> Decimal:
+    """Price function of engines that cost nothing to run."""
+    return Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What one model can do. Everything a request asks for is checked against this."""
+
+    modes: frozenset[Mode]
+    max_references: int
+    mask: bool
+    aspect_ratios: frozenset[str]
+    tiers: frozenset[Tier]
+    explicit_sizes: bool
+    max_pixels: int
+    max_edge: int
+    n_max: int
+    deterministic_seed: bool
+    negative_prompt: bool
+    transparent_background: bool
+    formats: frozenset[OutputFormat]
+    speed_class: SpeedClass
+    price: PriceFunction = free
+    options_type: type[EngineOptions] | None = None
+    returns_svg: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    id: str
+    engine: str
+    description: str
+    capabilities: Capabilities
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressEvent:
+    """A step of work: ``fraction`` runs from 0 to 1 over the whole request."""
+
+    stage: str
+    fraction: float
+    message: str = ""
+    index: int = 0
+    preview: Image.Image | None = None
+
+
+ProgressSink = Callable[[ProgressEvent], None]
+
+
+def no_progress(_: ProgressEvent) -> None:
+    """A progress sink that ignores events."""
+
+
+class CancelToken:
+    """Cooperative cancellation: the caller sets it, the engine checks it between steps."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise CancelledError("the request was cancelled", code="job_cancelled")
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedImage:
+    image: Image.Image
+    seed: int
+    svg: str | None = None
+    info: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationResult:
+    model: str
+    images: tuple[GeneratedImage, ...]
+
+
+def check_request(model: ModelInfo, request: GenerationRequest) -> None:
+    """Reject what ``model`` cannot honour, naming the capability and what is allowed."""
+    caps = model.capabilities
+    mid = model.id
+
+    def fail(param: str, message: str) -> CapabilityError:
+        return CapabilityError(f"{param}: {message} (model {mid!r})", param=param)
+
+    if request.mode not in caps.modes:
+        raise fail("mode", f"{request.mode.value!r} is not supported; allowed: "
+                   f"{allowed(sorted(m.value for m in caps.modes))}")  # fmt: skip
+    if len(request.references) > caps.max_references:
+        raise fail("references", f"{len(request.references)} images is too many; "
+                   f"at most {caps.max_references}")  # fmt: skip
+    if request.mask is not None and not caps.mask:
+        raise fail("mask", "masks are not supported")
+    if request.size is not None:
+        if not caps.explicit_sizes:
+            raise fail("size", f"{str(request.size)!r}: explicit sizes are not supported; "
+                       "use aspect_ratio and resolution")  # fmt: skip
+    else:
+        if request.aspect_ratio not in caps.aspect_ratios:
+            raise fail("aspect_ratio", f"{request.aspect_ratio!r} is not supported; allowed: "
+                       f"{allowed(sorted(caps.aspect_ratios))}")  # fmt: skip
+        if request.tier not in caps.tiers:
+            raise fail("resolution", f"{request.tier.value!r} is not supported; allowed: "
+                       f"{allowed(t.value for t in Tier if t in caps.tiers)}")  # fmt: skip
+    size = request.output_size
+    if size.long_edge > caps.max_edge or size.pixels > caps.max_pixels:
+        raise fail("size", f"{size} is over the maximum; at most {caps.max_edge} px per side "
+                   f"and {caps.max_pixels} pixels")  # fmt: skip
+    if request.n > caps.n_max:
+        raise fail("n", f"{request.n} is over the maximum; at most {caps.n_max}")
+    if request.negative_prompt and not caps.negative_prompt:
+        raise fail("negative_prompt", "negative prompts are not supported")
+    if request.background is Background.TRANSPARENT and not caps.transparent_background:
+        raise fail("background", "'transparent' is not supported; allowed: auto, opaque")
+    if request.output_format not in caps.formats:
+        raise fail("output_format", f"{request.output_format.value!r} is not supported; "
+                   f"allowed: {allowed(sorted(f.value for f in caps.formats))}")  # fmt: skip
+    if request.options is not None and not (
+        caps.options_type is not None and isinstance(request.options, caps.options_type)
+    ):
+        expected = caps.options_type.__name__ if caps.options_type else "none"
+        raise fail("options", f"{type(request.options).__name__} does not apply; "
+                   f"expected {expected}")  # fmt: skip
+
+
+def seeds_for(request: GenerationRequest) -> list[int]:
+    """The seed of each of the ``n`` images: consecutive from the request's seed."""
+    base = request.seed if request.seed is not None else secrets.randbelow(2**31)
+    return [(base + i) % (MAX_SEED + 1) for i in range(request.n)]
+
+
+class Engine(ABC):
+    """A backend that runs one or more models."""
+
+    name: str
+
+    @abstractmethod
+    def models(self) -> Sequence[ModelInfo]:
+        """The models this engine serves, with their capabilities."""
+
+    @abstractmethod
+    def run(
+        self, request: GenerationRequest, progress: ProgressSink, cancel: CancelToken
+    ) -> GenerationResult:
+        """Do the work for a request that :func:`check_request` has accepted."""
+
+    def model(self, model_id: str) -> ModelInfo:
+        for info in self.models():
+            if info.id == model_id:
+                return info
+        raise CapabilityError(
+            f"model: {model_id!r} is not served by engine {self.name!r}; allowed: "
+            f"{allowed(m.id for m in self.models())}",
+            param="model",
+        )
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        progress: ProgressSink = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> GenerationResult:
+        """Check ``request`` against the model's capabilities, then run it."""
+        check_request(self.model(request.model), request)
+        token = cancel or CancelToken()
+        token.raise_if_cancelled()
+        return self.run(request, progress, token)

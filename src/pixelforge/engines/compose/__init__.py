@@ -1,0 +1,1 @@
+"""Built-in compose engine: renders designs through SVG."""

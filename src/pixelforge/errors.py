@@ -1,0 +1,91 @@
+"""The one error tree. Every layer raises these; the CLI and the HTTP layer map them.
+
+Each error carries an OpenAI-style ``type`` and ``code`` plus the offending ``param``, so the
+API can answer ``{"error": {"message", "type", "param", "code"}}`` and the CLI can name the
+option. Messages always say the field, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class PixelforgeError(Exception):
+    """Base of all errors we raise on purpose."""
+
+    status: int = 500
+    type: str = "server_error"
+    code: str = "internal_error"
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+
+    def to_body(self) -> dict[str, dict[str, str | None]]:
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+
+class InvalidRequestError(PixelforgeError):
+    """The caller sent something we will not run (bad value, bad combination)."""
+
+    status = 400
+    type = "invalid_request_error"
+    code = "invalid_value"
+
+
+class CapabilityError(InvalidRequestError):
+    """The request is well formed but the chosen model cannot honour it."""
+
+    code = "unsupported_by_model"
+
+
+class UnsupportedImageError(InvalidRequestError):
+    status = 415
+    code = "unsupported_image_format"
+
+
+class ImageTooLargeError(InvalidRequestError):
+    status = 413
+    code = "image_too_large"
+
+
+class NotFoundError(PixelforgeError):
+    status = 404
+    type = "not_found_error"
+    code = "not_found"
+
+
+class CancelledError(PixelforgeError):
+    """The job was cancelled; engines raise it from their cancellation checkpoints."""
+
+    status = 409
+    type = "conflict_error"
+    code = "job_cancelled"
+
+
+class EngineError(PixelforgeError):
+    """The engine failed for a reason that is not the caller's fault."""
+
+    status = 500
+    type = "server_error"
+    code = "engine_error"
+
+
+def allowed(values: Iterable[object]) -> str:
+    """Render a list of allowed values for an error message."""
+    return ", ".join(str(v) for v in values)
+
+
+def invalid(param: str, value: object, expected: str) -> InvalidRequestError:
+    """Build the standard message: the field, the bad value, and what is allowed."""
+    return InvalidRequestError(f"{param}: {value!r} is not valid; {expected}", param=param)

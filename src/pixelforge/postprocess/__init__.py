@@ -1,0 +1,1 @@
+"""Output processing: encoding with metadata (later: upscale, overlay, provenance)."""

@@ -1,0 +1,1 @@
+"""Use cases: generate (and, later, edit, compare, threads, batches, credits, accounts)."""
