@@ -32,8 +32,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Pixelforge: generate designed images from prompts, offline or with any engine.",
 )
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
 
 #: Request field -> the CLI option that sets it, for error messages.
 OPTION_OF = {
@@ -53,8 +53,19 @@ def _as_cli(exc: InvalidRequestError) -> UsageError:
     param = exc.param or ""
     root = param.split(".")[0].split("[")[0]
     option = OPTION_OF.get(root, "--brief" if root == "brief" else f"--{root}")
-    message = re.sub(rf"^{re.escape(param)}: ", "", exc.message) if param else exc.message
+    message = exc.message
+    for prefix in (param, root):
+        if prefix and message.startswith(f"{prefix}: "):
+            message = message[len(prefix) + 2 :]
+            break
     return UsageError(f"{option}: {message}")
+
+
+def _integer(text: str, param: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise InvalidRequestError(f"{param}: {text!r} is not a whole number", param=param) from None
 
 
 def _read_brief(path: Path) -> ComposeOptions:
@@ -86,10 +97,10 @@ def generate(
         str, typer.Option("--resolution", "-r", help="512, 1K, 2K or 4K (long edge).")
     ] = "1K",
     size: Annotated[str | None, typer.Option("--size", help="Explicit WIDTHxHEIGHT.")] = None,
-    n: Annotated[int, typer.Option("-n", help="Number of images, 1-10.")] = 1,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed for repeatable output.")] = None,
+    n: Annotated[str, typer.Option("-n", help="Number of images, 1-10.")] = "1",
+    seed: Annotated[str | None, typer.Option("--seed", help="Seed for repeatable output.")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="png, jpeg or webp.")] = "png",
-    compression: Annotated[int | None, typer.Option("--compression", help="0-100.")] = None,
+    compression: Annotated[str | None, typer.Option("--compression", help="0-100.")] = None,
     background: Annotated[
         str, typer.Option("--background", help="auto, opaque or transparent.")
     ] = "auto",
@@ -123,12 +134,14 @@ def generate(
             or "1:1",
             tier=Tier.parse(resolution),
             size=parse_size(size) if size else None,
-            n=n,
-            seed=seed,
+            n=_integer(n, "n"),
+            seed=_integer(seed, "seed") if seed is not None else None,
             output_format=parse_enum(
                 OutputFormat, fmt.lower().replace("jpg", "jpeg"), "output_format"
             ),
-            output_compression=compression,
+            output_compression=_integer(compression, "output_compression")
+            if compression is not None
+            else None,
             background=parse_enum(Background, background, "background"),
             options=options,
         )
@@ -149,7 +162,7 @@ def generate(
         _, images, seconds = service.run(request, on_progress)
     stem = re.sub(r"[^a-z0-9]+", "-", prompt.lower())[:40].strip("-") or "image"
     for path in write_outputs(images, out_dir, stem):
-        out.print(str(path))
+        out.print(str(path), markup=False)
     err.print(f"{len(images)} image(s) in {seconds:.2f}s", style="dim")
 
 
@@ -176,8 +189,8 @@ def demo(out_dir: Annotated[Path | None, typer.Option("--out", "-o")] = None) ->
     generate(
         'Minimal poster for a coffee shop, headline "OPEN LATE", subtitle "Fresh espresso '
         'until 2 AM", warm palette',
-        aspect="4:5", resolution="2K", seed=7, out_dir=target,
-        model="compose", size=None, n=1, fmt="png", compression=None, background="auto",
+        aspect="4:5", resolution="2K", seed="7", out_dir=target,
+        model="compose", size=None, n="1", fmt="png", compression=None, background="auto",
         mode=None, ref=None, ref_role="subject", brief=None, svg=False,
     )  # fmt: skip
 

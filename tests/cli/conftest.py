@@ -47,4 +47,3 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> RunCli:
         return CliResult(rc, captured.out, captured.err)
 
     return run
-

@@ -7,7 +7,6 @@ send directly with ``--brief brief.json``. Its JSON Schema is published in docs/
 from __future__ import annotations
 
 import json
-import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -103,9 +102,6 @@ def json_schema() -> dict[str, object]:
     return schema
 
 
-_LOC = re.compile(r"[^\w\[\]. ]")
-
-
 def parse_brief(text: str, param: str = "brief") -> Brief:
     """Parse a JSON brief; errors name the field path, the bad value and what is allowed."""
     try:
@@ -120,10 +116,11 @@ def parse_brief(text: str, param: str = "brief") -> Brief:
         return Brief.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "(root)"
+        loc = ".".join(str(p) for p in first["loc"])
         value = first.get("input")
         shown = json.dumps(value, ensure_ascii=False)[:60] if value is not None else "missing"
+        where = f"field {loc!r}" if loc else "the brief"
         raise InvalidRequestError(
-            f"{param}: field {loc!r} = {shown} is not valid: {first['msg']}; see docs/brief.md",
-            param=f"{param}.{loc}",
+            f"{param}: {where} = {shown} is not valid: {first['msg']}; see docs/brief.md",
+            param=f"{param}.{loc}" if loc else param,
         ) from None

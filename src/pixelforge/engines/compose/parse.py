@@ -166,10 +166,10 @@ def suggest_aspect_ratio(prompt: str) -> str | None:
         (("story", "reel", "tiktok"), "9:16"),
         (("youtube thumbnail", "thumbnail", "landing page", "hero", "slide"), "16:9"),
         (("linkedin banner", "twitter header"), "4:1"),
-        (("pinterest", "pin "), "2:3"),
+        (("pinterest", "pin"), "2:3"),
         (("poster", "flyer", "certificate", "invitation", "book cover", "menu"), "4:5"),
     ):
-        if any(w in lowered for w in words):
+        if any(re.search(rf"\b{re.escape(w.strip())}\b", lowered) for w in words):
             return ratio
     return None
 

@@ -63,5 +63,7 @@ def render_scene(scene: Scene, transparent: bool = False) -> Image.Image:
             else:
                 _draw_image(canvas, layer)
     surface.flushAndSubmit()
-    image = Image.fromarray(pixels, "RGBA")
-    return image if transparent else image.convert("RGB")
+    if transparent:
+        return Image.fromarray(pixels, "RGBA")
+    # Unpacking RGBX straight into RGB is twice as fast as converting an RGBA image.
+    return Image.frombytes("RGB", (w, h), pixels, "raw", "RGBX")
