@@ -59,7 +59,6 @@ def test_parse_brief_names_param_when_json_malformed() -> None:
     assert excinfo.value.param == "options.brief"
 
 
-@pytest.mark.xfail(strict=True, reason="parse_brief names the root 'brief.(root)', not 'brief'")
 def test_parse_brief_names_bare_param_when_json_not_an_object() -> None:
     with pytest.raises(InvalidRequestError) as excinfo:
         parse_brief("[1, 2]")

@@ -426,9 +426,6 @@ def test_parse_sets_layout_when_prompt_says_centered(icons: IconSet) -> None:
             PROMPTS["history-timeline"],
             None,
             id="history-is-not-story",
-            marks=pytest.mark.xfail(
-                strict=True, reason="suggest_aspect_ratio matches 'story' inside 'history'"
-            ),
         ),
     ],
 )

@@ -133,14 +133,20 @@ class ChartPainter:
         n = len(c.points)
         row = min(lh / n, lh * 0.3)
         ly += (lh - row * n) / 2
-        for i, (p, color) in enumerate(zip(c.points, colors, strict=True)):
+        sw = row * 0.5
+        texts = [f"{p.label}  {p.text}" for p in c.points]
+        # One size for every legend row: the largest that fits the longest entry.
+        size = min(
+            self.fonts.fit(t, _SANS, lw - sw * 1.5, row * 0.9, max_size=row * 0.5, max_lines=1).size
+            for t in texts
+        )
+        for i, (text, color) in enumerate(zip(texts, colors, strict=True)):
             ry = ly + i * row
-            sw = row * 0.5
             self.scene.add(
                 f'<rect x="{lx:.1f}" y="{ry + (row - sw) / 2:.1f}" width="{sw:.1f}" height="{sw:.1f}" rx="{sw * 0.2:.1f}" fill="{color}"/>'
             )
-            self.label(f"{p.label}  {p.text}", lx + sw * 1.5, ry, lw - sw * 1.5, row * 0.9,
-                       size=row * 0.5, align="start", lines=1, valign=0.5)  # fmt: skip
+            self.label(text, lx + sw * 1.5, ry, lw - sw * 1.5, row * 0.9,
+                       size=size, align="start", lines=1, valign=0.5)  # fmt: skip
 
     def table(self, c: Chart, x: float, y: float, w: float, h: float) -> None:
         n = len(c.points)

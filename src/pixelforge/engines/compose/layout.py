@@ -395,7 +395,14 @@ class Designer:
         )
         pad = s.w * 0.07
         y = s.y + s.h * 0.06
+        labels = list(self.b.labels)
+        money = next((lab for lab in labels if any(ch.isdigit() for ch in lab)), None)
         title = self.b.headline or "Home"
+        if money is None and any(ch.isdigit() for ch in title):
+            # The amount is the message (e.g. a balance): it goes on the card, not the title bar.
+            money, title = title, "Home"
+        elif money is not None:
+            labels.remove(money)
         block = self.fonts.fit(
             title,
             TextStyle("sans", bold=True),
@@ -407,8 +414,6 @@ class Designer:
         )
         self.scene.add(block.svg(s.x + pad, y, s.w - 2 * pad, ink))
         y += s.h * 0.09
-        labels = list(self.b.labels)
-        money = next((lab for lab in labels if any(ch.isdigit() for ch in lab)), None)
         card_h = s.h * 0.22
         self.scene.add(
             f'<rect x="{s.x + pad:.1f}" y="{y:.1f}" width="{s.w - 2 * pad:.1f}" height="{card_h:.1f}" rx="{s.w * 0.06:.1f}" fill="{p.accent}"/>'
@@ -425,7 +430,6 @@ class Designer:
         )
         self.scene.add(cap.svg(s.x + 2 * pad, y + card_h * 0.18, s.w - 4 * pad, on_card))
         if money:
-            labels.remove(money)
             big = self.fonts.fit(
                 money,
                 TextStyle("sans", bold=True),
