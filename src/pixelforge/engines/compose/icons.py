@@ -175,6 +175,11 @@ _NOT_SUBJECTS = frozenset(
         "ok",
         "cool",
         "sos",
+        "bars",
+        "bar",
+        "pin",
+        "store",
+        "cover",
     ]
 )
 _WORD = re.compile(r"[a-z][a-z'-]+")

@@ -7,6 +7,7 @@ font library, so nothing overflows.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from typing import Literal
@@ -164,8 +165,6 @@ class Designer:
             cx, cy = cw * r.choice([0.2, 0.5, 0.8]), ch * r.choice([0.2, 0.8])
             rays = []
             for k in range(0, 24, 2):
-                import math
-
                 a1, a2 = k * math.pi / 12, (k + 1) * math.pi / 12
                 reach = max(cw, ch) * 1.5
                 rays.append(

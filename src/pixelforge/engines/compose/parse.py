@@ -52,7 +52,7 @@ _ROLE_CUES: tuple[tuple[str, str], ...] = (
     ("headline", "headline"), ("heading", "headline"), ("title", "headline"),
     ("subtitle", "subtitle"), ("subheading", "subtitle"), ("tagline", "subtitle"),
     ("cta", "cta"), ("buttons", "label"), ("button", "cta"), ("call to action", "cta"), ("role", "subtitle"),
-    ("name", "headline"), ("awarded to", "subtitle"), ("buttons", "label"),
+    ("name", "headline"), ("awarded to", "subtitle"),
     ("balance", "label"), ("prices", "label"), ("price", "label"), ("labels", "label"),
 )  # fmt: skip
 
