@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from html import escape
 
 from pixelforge.engines.compose.brief import Chart
 from pixelforge.engines.compose.palette import Palette, mix, readable_on
@@ -184,7 +183,3 @@ class ChartPainter:
                        size=h * 0.16, lines=1, valign=1.0)  # fmt: skip
             self.label(p.label, cx - col / 2 + col * 0.05, ly + unit * 5, col * 0.9,
                        h * 0.5 - unit * 5, size=h * 0.1, lines=3)  # fmt: skip
-
-
-def chart_title(c: Chart) -> str:
-    return escape(c.title or "")

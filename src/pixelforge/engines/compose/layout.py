@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from typing import Literal
 
 from pixelforge.domain import ImageInput, Size
 from pixelforge.engines.compose.brief import Brief
@@ -22,6 +21,7 @@ from pixelforge.engines.compose.palette import (
     StylePreset,
     mix,
     palette_from_colors,
+    readable_on,
 )
 from pixelforge.engines.compose.scene import ImageLayer, Scene
 from pixelforge.engines.compose.text import Align, FontLibrary, TextBlock, TextStyle
@@ -479,8 +479,6 @@ class Designer:
 
 
 def readable(background: str) -> str:
-    from pixelforge.engines.compose.palette import readable_on
-
     return readable_on(background, "#ffffff", "#111111")
 
 
@@ -490,6 +488,3 @@ def _frange(start: float, stop: float, step: float) -> list[float]:
         out.append(x)
         x += step
     return out
-
-
-Orientation = Literal["landscape", "portrait", "square"]

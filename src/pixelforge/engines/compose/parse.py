@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pixelforge.domain.sizes import ASPECT_RATIOS
 from pixelforge.engines.compose.brief import Brief, Chart, ChartKind, ChartPoint, Kind, Layout
 from pixelforge.engines.compose.icons import IconSet
 from pixelforge.engines.compose.palette import COLOR_PHRASES, COLOR_WORDS, MOOD_PALETTES
@@ -157,8 +158,6 @@ def suggest_aspect_ratio(prompt: str) -> str | None:
     lowered = prompt.lower()
     for m in _ASPECT.finditer(lowered):
         name = f"{int(m.group(1))}:{int(m.group(2))}"
-        from pixelforge.domain.sizes import ASPECT_RATIOS
-
         if name in ASPECT_RATIOS:
             return name
     for words, ratio in (
@@ -229,14 +228,11 @@ def parse_prompt(prompt: str, icons: IconSet) -> Brief:
         font = "serif"
     layout = next((lay for w, lay in _LAYOUT_WORDS if w in lowered), None)
     colors = _colors(lowered)
-    moods = [MOOD_PALETTES[w].accent for w in MOOD_PALETTES if re.search(rf"\b{w}\b", lowered)]
-    if not colors and moods:
-        mood = next(w for w in MOOD_PALETTES if re.search(rf"\b{w}\b", lowered))
+    mood = next((w for w in MOOD_PALETTES if re.search(rf"\b{w}\b", lowered)), None)
+    if not colors and mood:
         p = MOOD_PALETTES[mood]
         colors = [p.background, p.accent, p.accent2]
     kind = _kind(lowered, chart is not None)
-    if chart is not None and chart.title is None and kind == "infographic":
-        chart = chart.model_copy(update={"title": None})
     return Brief(
         kind=kind,
         headline=roles.get("headline"),
