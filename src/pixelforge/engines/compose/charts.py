@@ -31,6 +31,15 @@ class ChartPainter:
         self.scene.add(block.svg(x, top, w, color or self.p.text))
         return block.height
 
+    def series_size(
+        self, texts: list[str], w: float, h: float, size: float, *,
+        style: TextStyle = _SANS, lines: int = 2,
+    ) -> float:  # fmt: skip
+        """One font size for a whole series of labels: the largest at which all of them fit."""
+        return min(
+            self.fonts.fit(t, style, w, h, max_size=size, max_lines=lines).size for t in texts
+        )
+
     def colors(self, n: int) -> list[str]:
         base = [self.p.accent, self.p.accent2, mix(self.p.accent, self.p.text, 0.45),
                 mix(self.p.accent2, self.p.background, 0.35), mix(self.p.accent, "#ffffff", 0.4),
@@ -49,6 +58,10 @@ class ChartPainter:
         bar_w = col * 0.62
         top, base = y + value_h, y + h - label_h
         hi = max(p.value for p in c.points) or 1.0
+        value_size = self.series_size([p.text for p in c.points], col, value_h * 0.92,
+                                      value_h * 0.7, style=_BOLD, lines=1)  # fmt: skip
+        label_size = self.series_size([p.label for p in c.points], col * 0.92, label_h - unit,
+                                      label_h * 0.36)  # fmt: skip
         baseline = f'<rect x="{x:.1f}" y="{base:.1f}" width="{w:.1f}" height="{max(unit * 0.4, 1):.1f}" fill="{self.p.text}" fill-opacity="0.35"/>'
         self.scene.add(baseline)
         for i, (p, color) in enumerate(zip(c.points, self.colors(n), strict=True)):
@@ -63,9 +76,9 @@ class ChartPainter:
             )
             if c.show_values:
                 self.label(p.text, x + i * col, base - bh - value_h, col, value_h * 0.92,
-                           style=_BOLD, size=value_h * 0.7, lines=1, valign=1.0)  # fmt: skip
+                           style=_BOLD, size=value_size, lines=1, valign=1.0)  # fmt: skip
             self.label(p.label, x + i * col + col * 0.04, base + unit, col * 0.92,
-                       label_h - unit, size=label_h * 0.36)  # fmt: skip
+                       label_h - unit, size=label_size)  # fmt: skip
 
     def line(self, c: Chart, x: float, y: float, w: float, h: float) -> None:
         n = len(c.points)
@@ -76,6 +89,10 @@ class ChartPainter:
         lo = min(0.0, min(p.value for p in c.points))
         hi = max(p.value for p in c.points)
         span = (hi - lo) or 1.0
+        value_size = self.series_size([p.text for p in c.points], col, value_h,
+                                      value_h * 0.62, style=_BOLD, lines=1)  # fmt: skip
+        label_size = self.series_size([p.label for p in c.points], col, label_h - unit,
+                                      label_h * 0.42)  # fmt: skip
         pts = [(x + (i + 0.5) * col, base - (base - top) * (p.value - lo) / span)
                for i, p in enumerate(c.points)]  # fmt: skip
         for k in range(4):
@@ -97,9 +114,9 @@ class ChartPainter:
             )
             if c.show_values:
                 self.label(p.text, px - col / 2, py - value_h - unit * 1.5, col, value_h,
-                           style=_BOLD, size=value_h * 0.62, lines=1, valign=1.0)  # fmt: skip
+                           style=_BOLD, size=value_size, lines=1, valign=1.0)  # fmt: skip
             self.label(p.label, px - col / 2, base + unit, col, label_h - unit,
-                       size=label_h * 0.42)  # fmt: skip
+                       size=label_size)  # fmt: skip
 
     def pie(self, c: Chart, x: float, y: float, w: float, h: float) -> None:
         wide = w >= h * 1.2
@@ -151,6 +168,11 @@ class ChartPainter:
         n = len(c.points)
         gap = w * 0.03
         cw = (w - gap * (n - 1)) / n
+        name_size = self.series_size([p.label for p in c.points], cw * 0.84, h * 0.22, h * 0.12,
+                                     style=_BOLD)  # fmt: skip
+        price_style = TextStyle("display", bold=True)
+        price_size = self.series_size([p.text for p in c.points], cw * 0.84, h * 0.3, h * 0.22,
+                                      style=price_style, lines=1)  # fmt: skip
         for i, (p, color) in enumerate(zip(c.points, self.colors(n), strict=True)):
             cx = x + i * (cw + gap)
             fill = mix(self.p.background, self.p.text, 0.06)
@@ -161,9 +183,9 @@ class ChartPainter:
                 f'<rect x="{cx:.1f}" y="{y:.1f}" width="{cw:.1f}" height="{h * 0.08:.1f}" fill="{color}"/>'
             )
             self.label(p.label, cx + cw * 0.08, y + h * 0.14, cw * 0.84, h * 0.22,
-                       style=_BOLD, size=h * 0.12, lines=2)  # fmt: skip
+                       style=_BOLD, size=name_size, lines=2)  # fmt: skip
             self.label(p.text, cx + cw * 0.08, y + h * 0.42, cw * 0.84, h * 0.3,
-                       style=TextStyle("display", bold=True), size=h * 0.22, lines=1,
+                       style=price_style, size=price_size, lines=1,
                        color=readable_on(fill, color, self.p.text))  # fmt: skip
 
     def timeline(self, c: Chart, x: float, y: float, w: float, h: float) -> None:
@@ -171,6 +193,10 @@ class ChartPainter:
         unit = min(w, h) / 100
         col = w / n
         ly = y + h * 0.45
+        year_size = self.series_size([p.text for p in c.points], col * 0.88,
+                                     h * 0.45 - unit * 5, h * 0.16, style=_BOLD, lines=1)  # fmt: skip
+        event_size = self.series_size([p.label for p in c.points], col * 0.9,
+                                      h * 0.5 - unit * 5, h * 0.1, lines=3)  # fmt: skip
         self.scene.add(
             f'<rect x="{x:.1f}" y="{ly - unit * 0.5:.1f}" width="{w:.1f}" height="{unit:.1f}" fill="{self.p.text}" fill-opacity="0.4"/>'
         )
@@ -179,7 +205,7 @@ class ChartPainter:
             self.scene.add(
                 f'<circle cx="{cx:.1f}" cy="{ly:.1f}" r="{unit * 3:.1f}" fill="{color}"/>'
             )
-            self.label(p.text, cx - col / 2, y, col, h * 0.45 - unit * 5, style=_BOLD,
-                       size=h * 0.16, lines=1, valign=1.0)  # fmt: skip
+            self.label(p.text, cx - col * 0.44, y, col * 0.88, h * 0.45 - unit * 5, style=_BOLD,
+                       size=year_size, lines=1, valign=1.0)  # fmt: skip
             self.label(p.label, cx - col / 2 + col * 0.05, ly + unit * 5, col * 0.9,
-                       h * 0.5 - unit * 5, size=h * 0.1, lines=3)  # fmt: skip
+                       h * 0.5 - unit * 5, size=event_size, lines=3)  # fmt: skip

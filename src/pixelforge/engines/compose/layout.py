@@ -209,7 +209,7 @@ class Designer:
                 y += block.height + gap
 
     # -- content ------------------------------------------------------------------------
-    def text_items(self, scale: float = 1.0, headline_lines: int = 4) -> list[_Item]:
+    def text_items(self, scale: float = 1.0) -> list[_Item]:
         b, p, u = self.b, self.p, self.u
         head_style = TextStyle(self.family, bold=self.preset.headline_bold)
         headline = b.headline
@@ -217,7 +217,9 @@ class Designer:
             headline = headline.upper()
         items: list[_Item] = []
         if headline:
-            items.append(_Item(headline, head_style, 16 * u * scale, 3.2, headline_lines, p.text))
+            # Long headlines may take more lines, so they stay large instead of shrinking.
+            lines = 4 if len(headline) <= 40 else 10
+            items.append(_Item(headline, head_style, 16 * u * scale, 3.2, lines, p.text))
         if b.subtitle:
             items.append(_Item(b.subtitle, TextStyle(self.family), 6.5 * u * scale, 1.3, 3,
                                mix(p.text, p.accent, 0.25)))  # fmt: skip
@@ -252,6 +254,9 @@ class Designer:
             es = s * 0.32
             ex = cx + (s * 0.42 if k == 0 else -s * 0.42 - es)
             ey = cy + (-s * 0.5 if k == 0 else s * 0.18)
+            # Companions stay inside the hero box so they never cover the text beside it.
+            ex = min(max(ex, box.x), box.x + box.w - es)
+            ey = min(max(ey, box.y), box.y + box.h - es)
             self.icon(extra, ex, ey, es)
 
     def hero_image(self, box: Box) -> None:
@@ -367,7 +372,9 @@ class Designer:
         cw, ch, u = self.cw, self.ch, self.u
         m = 6 * u
         ratio = cw / ch
-        caption = [i for i in self.text_items() if not i.button]
+        caption = [
+            i for i in self.text_items() if not i.button and not any(c.isdigit() for c in i.text)
+        ]
         if ratio >= 1.1:
             ph = ch - 2 * m
             pw = min(ph * 0.5, (cw - 2 * m) * 0.5)

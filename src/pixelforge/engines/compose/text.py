@@ -608,8 +608,13 @@ class FontLibrary:
             asc = max(max(p.ink_top for p in paras), 0.8)
             desc = max(max(p.ink_bottom for p in paras), 0.25)
 
+            longest_word = max((w[3] for p in paras for w in p.words), default=0.0)
+            allow_breaks = False
+
             def wrap(size: float) -> list[tuple[_Para, int, int]] | None:
                 max_em = box_width / size
+                if not allow_breaks and longest_word > max_em:
+                    return None  # a smaller size beats breaking inside a word
                 out = [(p, s, e) for p in paras for s, e in self._wrap(p, max_em)]
                 n = len(out)
                 if n > max_lines or (asc + desc + (n - 1) * line_height) * size > box_height:
@@ -626,7 +631,17 @@ class FontLibrary:
                     lo, hi = (mid, hi) if wrap(mid) is not None else (lo, mid)
                 return lo
 
-            size = search(min(min_size, max_size), max_size) or search(1.0, min_size) or 1.0
+            low = min(min_size, max_size)
+            size = search(low, max_size)
+            if size is None:
+                allow_breaks = True
+                size = search(low, max_size) or search(1.0, low)
+            if size is None:
+                allow_breaks = False
+                size = search(1.0, low)
+            if size is None:
+                allow_breaks = True
+                size = search(1.0, low) or 1.0
             for _ in range(40):
                 # Whole-paragraph shaping approximates line widths; verify real lines.
                 lines = wrap(size) or [
