@@ -113,6 +113,9 @@ def generate(
     ] = "subject",
     brief: Annotated[Path | None, typer.Option("--brief", help="Structured brief (JSON).")] = None,
     svg: Annotated[bool, typer.Option("--svg", help="Also write the SVG (compose).")] = False,
+    reframe: Annotated[
+        str, typer.Option("--reframe", help="crop or pad an input image to the ratio (compose).")
+    ] = "crop",
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("."),
 ) -> None:
     """Generate images and print the paths written."""
@@ -122,8 +125,12 @@ def generate(
         role = parse_enum(ReferenceRole, ref_role, "role")
         refs = tuple(_read_ref(p, role) for p in ref or [])
         options = _read_brief(brief) if brief else None
-        if svg:
-            options = (options or ComposeOptions()).model_copy(update={"svg": True})
+        if reframe not in ("crop", "pad"):
+            raise UsageError(f"--reframe: {reframe!r} is not allowed; allowed: crop, pad")
+        if svg or reframe != "crop":
+            options = (options or ComposeOptions()).model_copy(
+                update={"svg": svg, "reframe": reframe}
+            )
         request = GenerationRequest(
             prompt=prompt,
             model=model,
@@ -191,7 +198,7 @@ def demo(out_dir: Annotated[Path | None, typer.Option("--out", "-o")] = None) ->
         'until 2 AM", warm palette',
         aspect="4:5", resolution="2K", seed="7", out_dir=target,
         model="compose", size=None, n="1", fmt="png", compression=None, background="auto",
-        mode=None, ref=None, ref_role="subject", brief=None, svg=False,
+        mode=None, ref=None, ref_role="subject", brief=None, svg=False, reframe="crop",
     )  # fmt: skip
 
 

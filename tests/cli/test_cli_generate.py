@@ -222,6 +222,7 @@ BAD_INPUT = [
     pytest.param(["-n", "0"], ["-n", "0", "1 to 10"], id="n-zero"),
     pytest.param(["-n", "abc"], ["-n", "abc"], id="n-not-int"),
     pytest.param(["--format", "gif"], ["--format", "gif", "png"], id="format"),
+    pytest.param(["--reframe", "stretch"], ["--reframe", "stretch", "crop, pad"], id="reframe"),
     pytest.param(
         ["--background", "transparent", "--format", "jpeg"],
         ["--background", "transparent", "png"],

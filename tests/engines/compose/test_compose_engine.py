@@ -163,6 +163,28 @@ def test_edit_fills_canvas_when_reference_is_background(engine: ComposeEngine) -
     assert bool(near(np.asarray(image)[:1, :1], MAGENTA, 24).all())
 
 
+def wide_png(color: tuple[int, int, int]) -> ImageInput:
+    buf = io.BytesIO()
+    Image.new("RGB", (800, 100), color).save(buf, format="PNG")
+    return ImageInput(data=buf.getvalue(), width=800, height=100, format="png")
+
+
+def test_edit_pads_instead_of_cropping_when_reframe_is_pad(engine: ComposeEngine) -> None:
+    def share(reframe: str) -> float:
+        image = render(
+            engine,
+            mode=Mode.EDIT,
+            references=(Reference(wide_png(MAGENTA)),),
+            aspect_ratio="9:16",
+            seed=1,
+            options=ComposeOptions(reframe=reframe),  # type: ignore[arg-type]
+        )
+        return float(near(np.asarray(image), MAGENTA, 30).mean())
+
+    # A very wide reference in a tall hero box: cropping fills the box, padding letterboxes it.
+    assert share("pad") < share("crop") / 2
+
+
 # --- transparency --------------------------------------------------------------------------
 
 

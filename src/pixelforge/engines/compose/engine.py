@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 from PIL import Image
@@ -41,6 +42,8 @@ class ComposeOptions(EngineOptions):
     """A structured brief; when given, the prompt is only used as the image's description."""
     svg: bool = False
     """Also return the SVG of each design."""
+    reframe: Literal["crop", "pad"] = "crop"
+    """How an input image meets the requested ratio: smart crop around its detail, or pad."""
 
 
 CAPABILITIES = Capabilities(
@@ -108,7 +111,9 @@ class ComposeEngine(Engine):
         self, request: GenerationRequest, progress: ProgressSink, cancel: CancelToken
     ) -> GenerationResult:
         brief = self.brief_for(request)
-        want_svg = isinstance(request.options, ComposeOptions) and request.options.svg
+        options = request.options if isinstance(request.options, ComposeOptions) else None
+        want_svg = options is not None and options.svg
+        pad = options is not None and options.reframe == "pad"
         hero: ImageInput | None = request.references[0].image if request.references else None
         as_background = bool(
             request.references and request.references[0].role is ReferenceRole.BACKGROUND
@@ -124,7 +129,7 @@ class ComposeEngine(Engine):
             cancel.raise_if_cancelled()
             designer = Designer(
                 brief, size, seed, self.fonts, self.icons, hero=hero, transparent=transparent,
-                focus=focus, hero_as_background=as_background,
+                focus=focus, hero_as_background=as_background, pad_hero=pad,
             )  # fmt: skip
             scene = designer.design()
             cancel.raise_if_cancelled()

@@ -59,6 +59,7 @@ class Designer:
         self, brief: Brief, size: Size, seed: int, fonts: FontLibrary, icons: IconSet,
         hero: ImageInput | None = None, transparent: bool = False,
         focus: tuple[float, float] = (0.5, 0.5), hero_as_background: bool = False,
+        pad_hero: bool = False,
     ) -> None:  # fmt: skip
         self.b = brief
         self.cw, self.ch = size.width, size.height
@@ -68,6 +69,7 @@ class Designer:
         self.hero = hero
         self.transparent = transparent
         self.focus = focus
+        self.pad_hero = pad_hero
         self.hero_as_background = hero_as_background and hero is not None
         self.u = min(self.cw, self.ch) / 100
         self.style_name = brief.style or _DEFAULT_STYLE[brief.kind]
@@ -265,6 +267,7 @@ class Designer:
         self.scene.add_image(ImageLayer(
             self.hero.data, f"image/{fmt}", box.x, box.y, box.w, box.h,
             radius=self.preset.radius * min(self.cw, self.ch) * 2, focus=self.focus,
+            contain=self.pad_hero,
         ))  # fmt: skip
 
     def has_hero(self) -> bool:
