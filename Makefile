@@ -5,16 +5,16 @@ PIP     := $(PY) -m pip
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
 
-# Debian packages: fonts for every script the compose engine renders, and tesseract with the
-# language packs the OCR tests read back.
+# Debian packages: fonts for every script the compose engine renders, tesseract with the
+# language packs the OCR tests read back, and PostgreSQL (the tests start a throwaway cluster).
 DEB_PACKAGES := fonts-noto-core fonts-noto-cjk tesseract-ocr tesseract-ocr-eng \
 	tesseract-ocr-kor tesseract-ocr-jpn tesseract-ocr-chi-sim tesseract-ocr-ara \
-	tesseract-ocr-heb tesseract-ocr-hin
+	tesseract-ocr-heb tesseract-ocr-hin postgresql
 
 .PHONY: run test lint typecheck unit bench system-deps install install-dev clean
 
 run: install
-	$(VENV)/bin/pixelforge demo
+	$(VENV)/bin/pixelforge serve --host $(HOST) --port $(PORT)
 
 test: install-dev
 	$(VENV)/bin/ruff check src tests bench

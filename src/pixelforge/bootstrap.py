@@ -1,11 +1,12 @@
-"""The composition root: builds engines and services once, from settings."""
+"""The composition root: builds engines, storage, queue, services and workers once."""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
+from pixelforge.config import Settings
+from pixelforge.engines.base import Engine
 from pixelforge.engines.compose.engine import ComposeEngine
 from pixelforge.engines.compose.icons import IconSet
 from pixelforge.engines.compose.text import FontLibrary
@@ -13,24 +14,20 @@ from pixelforge.engines.registry import ModelRegistry
 from pixelforge.services.generate import GenerateService
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    home: Path
-
-    @classmethod
-    def from_env(cls) -> Settings:
-        home = os.environ.get("PIXELFORGE_HOME") or str(Path.home() / ".pixelforge")
-        return cls(home=Path(home).expanduser())
+def default_engines() -> list[Engine]:
+    return [ComposeEngine(FontLibrary(), IconSet())]
 
 
 @dataclass(frozen=True, slots=True)
 class App:
+    """What the CLI needs: settings, models and the in-process generate service."""
+
     settings: Settings
     registry: ModelRegistry
     generate: GenerateService
 
 
-def build_app(settings: Settings | None = None) -> App:
-    settings = settings or Settings.from_env()
-    registry = ModelRegistry([ComposeEngine(FontLibrary(), IconSet())])
+def build_app(settings: Settings | None = None, engines: Sequence[Engine] | None = None) -> App:
+    settings = settings or Settings()
+    registry = ModelRegistry(engines if engines is not None else default_engines())
     return App(settings=settings, registry=registry, generate=GenerateService(registry))

@@ -6,6 +6,8 @@ allowed; no file is written unless every image succeeded.
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import re
 import sys
 from pathlib import Path
@@ -187,6 +189,40 @@ def list_models() -> None:
             ", ".join(sorted(f.value for f in c.formats)),
         )  # fmt: skip
     out.print(table)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind (loopback only for now).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    workers: Annotated[int | None, typer.Option("--workers", help="Worker threads.")] = None,
+) -> None:
+    """Start the studio server (OpenAI-compatible API, jobs, assets) on the embedded defaults."""
+    if not _is_loopback(host):
+        raise UsageError(
+            f"--host: {host!r} is not a loopback address; until accounts exist Pixelforge "
+            "serves only 127.0.0.1, ::1 or localhost (put a reverse proxy with auth in front)"
+        )
+    import uvicorn
+
+    from pixelforge.api.app import create_app
+    from pixelforge.config import Settings
+
+    settings = Settings() if workers is None else Settings(workers=workers)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    err.print(f"Pixelforge on http://{host}:{port}  (data: {settings.home})", markup=False)
+    uvicorn.run(create_app(settings), host=host.strip("[]"), port=port, log_level="warning")
 
 
 @app.command()

@@ -28,6 +28,8 @@ class EncodedImage:
     extension: str
     svg: str | None
     metadata: dict[str, str]
+    width: int = 0
+    height: int = 0
 
 
 def metadata_for(request: GenerationRequest, seed: int, info: dict[str, str]) -> dict[str, str]:
@@ -49,6 +51,21 @@ def metadata_for(request: GenerationRequest, seed: int, info: dict[str, str]) ->
     return {k: v for k, v in meta.items() if v}
 
 
+def encode_result(request: GenerationRequest, result: GenerationResult) -> list[EncodedImage]:
+    """Encode every image of a result in the requested format, with its metadata."""
+    encoded = []
+    for img in result.images:
+        meta = metadata_for(request, img.seed, dict(img.info))
+        data = encode(img.image, request.output_format, meta, request.output_compression)
+        encoded.append(
+            EncodedImage(
+                data, img.seed, request.output_format.extension, img.svg, meta,
+                img.image.width, img.image.height,
+            )
+        )  # fmt: skip
+    return encoded
+
+
 class GenerateService:
     def __init__(self, registry: ModelRegistry) -> None:
         self.registry = registry
@@ -68,13 +85,7 @@ class GenerateService:
         engine, _ = self.registry.resolve(request.model)
         started = time.perf_counter()
         result = engine.generate(request, progress, cancel)
-        encoded = []
-        for img in result.images:
-            meta = metadata_for(request, img.seed, dict(img.info))
-            data = encode(img.image, request.output_format, meta, request.output_compression)
-            encoded.append(
-                EncodedImage(data, img.seed, request.output_format.extension, img.svg, meta)
-            )
+        encoded = encode_result(request, result)
         return result, encoded, time.perf_counter() - started
 
 

@@ -1,0 +1,1 @@
+"""HTTP: the FastAPI app (OpenAI-compatible images API, native jobs/assets API, operations)."""

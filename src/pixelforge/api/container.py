@@ -1,0 +1,58 @@
+"""Everything the server runs on, built once in the app's lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pixelforge.api.metrics import Metrics
+from pixelforge.config import Settings
+from pixelforge.engines.base import Engine
+from pixelforge.engines.registry import ModelRegistry
+from pixelforge.jobs.worker import JobRunner, WorkerPool
+from pixelforge.services.assets import AssetService
+from pixelforge.services.jobs import JobService
+from pixelforge.store.blobs import LocalBlobStore
+from pixelforge.store.db import Database
+from pixelforge.store.jobs import JobQueue
+
+
+@dataclass(slots=True)
+class Container:
+    settings: Settings
+    db: Database
+    registry: ModelRegistry
+    queue: JobQueue
+    jobs: JobService
+    assets: AssetService
+    pool: WorkerPool
+    metrics: Metrics
+
+    @classmethod
+    def build(cls, settings: Settings, engines: Sequence[Engine], metrics: Metrics) -> Container:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.resolved_database_url)
+        db.migrate()
+        blobs = LocalBlobStore(settings.blob_dir)
+        registry = ModelRegistry(engines)
+        queue = JobQueue(db, settings.lease_seconds)
+        runner = JobRunner(queue, registry, blobs)
+        jobs = JobService(
+            queue, registry, blobs, max_attempts=settings.max_attempts,
+            retention_seconds=settings.idempotency_retention_hours * 3600,
+        )  # fmt: skip
+
+        def finished(job_id: str, model: str, status: str, seconds: float) -> None:
+            metrics.job_finished(model, status, seconds)
+            jobs.notify_finished()
+
+        pool = WorkerPool(queue, runner, settings.workers, settings.poll_seconds, finished)
+        jobs.wake = pool.wake
+        return cls(settings, db, registry, queue, jobs, AssetService(db, blobs), pool, metrics)
+
+    def start(self) -> None:
+        self.pool.start()
+
+    def stop(self) -> None:
+        self.pool.stop()
+        self.db.dispose()

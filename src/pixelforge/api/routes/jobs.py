@@ -1,0 +1,123 @@
+"""Native jobs API: submit (202), read, watch (SSE), cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from pixelforge.api.deps import ContainerDep
+from pixelforge.api.schemas import JobCreate, engine_options, shape
+from pixelforge.domain import GenerationRequest, Reference, Tier
+from pixelforge.domain.request import (
+    Background,
+    ImageInput,
+    Mode,
+    OutputFormat,
+    Quality,
+    ReferenceRole,
+    parse_enum,
+)
+from pixelforge.errors import InvalidRequestError
+from pixelforge.services.images import load_image
+from pixelforge.services.jobs import Idempotency, fingerprint
+from pixelforge.store.jobs import TERMINAL
+
+router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+
+
+def _reference(c: ContainerDep, i: int, ref: Any) -> Reference:
+    param = f"references[{i}]"
+    role = parse_enum(ReferenceRole, ref.role, f"{param}.role")
+    if (ref.asset_id is None) == (ref.b64_json is None):
+        raise InvalidRequestError(f"{param}: give exactly one of asset_id or b64_json", param=param)
+    if ref.asset_id is not None:
+        data, fmt = c.assets.file(ref.asset_id)
+        asset = c.assets.get(ref.asset_id)
+        return Reference(ImageInput(data, asset.width, asset.height, fmt.value), role)
+    try:
+        raw = base64.b64decode(ref.b64_json, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequestError(f"{param}.b64_json: not valid base64", param=param) from None
+    return Reference(load_image(raw, param=param, max_bytes=c.settings.max_upload_bytes,
+                                max_pixels=c.settings.max_image_pixels), role)  # fmt: skip
+
+
+def to_request(c: ContainerDep, body: JobCreate) -> GenerationRequest:
+    c.registry.resolve(body.model)
+    extra = shape(body.size or "auto", body.aspect_ratio, body.resolution)
+    extra.setdefault("tier", Tier.parse(body.resolution))
+    return GenerationRequest(
+        prompt=body.prompt, model=body.model, mode=Mode(body.mode),
+        negative_prompt=body.negative_prompt, n=body.n, seed=body.seed,
+        references=tuple(_reference(c, i, r) for i, r in enumerate(body.references)),
+        quality=Quality(body.quality), output_format=OutputFormat(body.output_format),
+        output_compression=body.output_compression, background=Background(body.background),
+        options=engine_options(c.registry, body.model, body.options), **extra,
+    )  # fmt: skip
+
+
+@router.post("", status_code=202, summary="Submit a job")
+def create_job(
+    body: JobCreate,
+    c: ContainerDep,
+    idem_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+) -> JSONResponse:
+    request = to_request(c, body)
+    idem = None
+    if idem_key is not None:
+        idem = Idempotency("anonymous POST /api/jobs", idem_key,
+                           fingerprint(body.model_dump(mode="json")))  # fmt: skip
+    submitted = c.jobs.submit(request, idem)
+    headers = {"Location": f"/api/jobs/{submitted.job.id}"}
+    if submitted.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(c.jobs.view(submitted.job), status_code=202, headers=headers)
+
+
+@router.get("/{job_id}", summary="Read a job")
+def get_job(job_id: str, c: ContainerDep) -> dict[str, Any]:
+    return c.jobs.view(c.jobs.get(job_id))
+
+
+@router.post("/{job_id}/cancel", summary="Cancel a queued or running job")
+def cancel_job(job_id: str, c: ContainerDep) -> dict[str, Any]:
+    return c.jobs.view(c.jobs.cancel(job_id))
+
+
+def _sse(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+@router.get("/{job_id}/events", summary="Server-sent events: queue position, progress, done")
+async def job_events(job_id: str, c: ContainerDep, request: Request) -> StreamingResponse:
+    await run_in_threadpool(c.jobs.get, job_id)  # 404 before the stream starts
+
+    async def stream() -> AsyncIterator[str]:
+        last: tuple[Any, ...] | None = None
+        idle = 0.0
+        while not await request.is_disconnected():
+            view = await run_in_threadpool(lambda: c.jobs.view(c.jobs.get(job_id)))
+            state = (view["status"], view["progress"], view["message"], view.get("queue_position"))
+            if state != last:
+                last, idle = state, 0.0
+                status = view["status"]
+                if status in TERMINAL:
+                    yield _sse({"succeeded": "done"}.get(status, status), view)
+                    return
+                yield _sse("queued" if status == "queued" else "progress", view)
+            elif idle >= 15:
+                idle = 0.0
+                yield ": keep-alive\n\n"
+            await asyncio.sleep(0.1)
+            idle += 0.1
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store"})  # fmt: skip

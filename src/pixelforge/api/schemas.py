@@ -1,0 +1,123 @@
+"""Request bodies, field by field (OpenAI images API plus Pixelforge extensions)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pixelforge.domain import GenerationRequest, Reference, Tier, parse_size
+from pixelforge.domain.request import (
+    Background,
+    EngineOptions,
+    ImageInput,
+    Mode,
+    OutputFormat,
+    Quality,
+    parse_enum,
+)
+from pixelforge.engines.registry import ModelRegistry
+from pixelforge.errors import InvalidRequestError
+
+OpenAIQuality = Literal["auto", "low", "medium", "high", "standard", "hd"]
+_QUALITY = {"standard": "medium", "hd": "high"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ImageGenerationBody(_Strict):
+    """``POST /v1/images/generations``. Extensions: aspect_ratio, resolution, seed,
+    negative_prompt, options (send them with the SDK's ``extra_body``)."""
+
+    prompt: str = Field(min_length=1, max_length=32_000)
+    model: str = "compose"
+    n: int = Field(default=1, ge=1, le=10)
+    size: str = "auto"
+    quality: OpenAIQuality = "auto"
+    background: Literal["auto", "opaque", "transparent"] = "auto"
+    output_format: Literal["png", "jpeg", "webp"] = "png"
+    output_compression: int | None = Field(default=None, ge=0, le=100)
+    moderation: Literal["auto", "low"] = "auto"
+    response_format: Literal["url", "b64_json"] = "b64_json"
+    stream: bool = False
+    partial_images: int = Field(default=0, ge=0, le=3)
+    style: Literal["vivid", "natural"] | None = None
+    user: str | None = Field(default=None, max_length=256)
+    aspect_ratio: str | None = None
+    resolution: str | None = None
+    seed: int | None = Field(default=None, ge=0)
+    negative_prompt: str | None = Field(default=None, max_length=32_000)
+    options: dict[str, Any] | None = None
+
+
+class ReferenceIn(_Strict):
+    asset_id: str | None = None
+    b64_json: str | None = None
+    role: str = "subject"
+
+
+class JobCreate(_Strict):
+    """``POST /api/jobs``: the native request, one field per domain field."""
+
+    prompt: str = Field(min_length=1, max_length=32_000)
+    model: str = "compose"
+    mode: Literal["generate", "edit", "variation"] = "generate"
+    negative_prompt: str | None = None
+    aspect_ratio: str = "1:1"
+    resolution: str = "1K"
+    size: str | None = None
+    n: int = Field(default=1, ge=1, le=10)
+    seed: int | None = Field(default=None, ge=0)
+    quality: Literal["auto", "low", "medium", "high"] = "auto"
+    output_format: Literal["png", "jpeg", "webp"] = "png"
+    output_compression: int | None = Field(default=None, ge=0, le=100)
+    background: Literal["auto", "opaque", "transparent"] = "auto"
+    references: list[ReferenceIn] = Field(default_factory=list, max_length=16)
+    options: dict[str, Any] | None = None
+
+
+def engine_options(
+    registry: ModelRegistry, model: str, raw: dict[str, Any] | None
+) -> EngineOptions | None:
+    """Validate ``options`` against the model's own options type."""
+    if raw is None:
+        return None
+    _, info = registry.resolve(model)
+    kind = info.capabilities.options_type
+    if kind is None:
+        raise InvalidRequestError(f"options: model {model!r} takes no options", param="options")
+    try:
+        return kind.model_validate(raw)
+    except ValueError as exc:
+        raise InvalidRequestError(f"options: {exc}".splitlines()[0], param="options") from None
+
+
+def shape(size: str, aspect: str | None, resolution: str | None) -> dict[str, Any]:
+    """OpenAI ``size`` (``auto`` or ``WxH``) plus our ratio/tier extensions -> request fields."""
+    if size != "auto":
+        return {"size": parse_size(size)}
+    out: dict[str, Any] = {}
+    if aspect is not None:
+        out["aspect_ratio"] = aspect
+    if resolution is not None:
+        out["tier"] = Tier.parse(resolution)
+    return out
+
+
+def to_request(
+    body: ImageGenerationBody, registry: ModelRegistry, mode: Mode = Mode.GENERATE,
+    references: tuple[Reference, ...] = (), mask: ImageInput | None = None,
+) -> GenerationRequest:  # fmt: skip
+    registry.resolve(body.model)
+    return GenerationRequest(
+        prompt=body.prompt, model=body.model, mode=mode, negative_prompt=body.negative_prompt,
+        references=references, mask=mask, n=body.n, seed=body.seed,
+        quality=parse_enum(Quality, _QUALITY.get(body.quality, body.quality), "quality"),
+        output_format=OutputFormat(body.output_format),
+        output_compression=body.output_compression,
+        background=Background(body.background),
+        options=engine_options(registry, body.model, body.options),
+        **shape(body.size, body.aspect_ratio, body.resolution),
+    )  # fmt: skip

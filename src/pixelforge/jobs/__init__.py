@@ -1,0 +1,1 @@
+"""Running jobs: the embedded worker pool (later: Celery wake-ups for remote GPU workers)."""

@@ -1,0 +1,176 @@
+"""The embedded worker pool: threads that claim jobs, run engines and record results.
+
+Each running job has a lease keeper that renews the lease every third of its length and
+turns a cancel request into the engine's cancel token. A worker that dies leaves its lease
+to expire; another worker then claims the job again (see ``store.jobs``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from pixelforge.engines.base import CancelToken, ProgressEvent
+from pixelforge.engines.registry import ModelRegistry
+from pixelforge.errors import CancelledError, PixelforgeError
+from pixelforge.services.codec import decode_request
+from pixelforge.services.generate import encode_result
+from pixelforge.store.blobs import BlobStore
+from pixelforge.store.jobs import (
+    CANCELED,
+    FAILED,
+    SUCCEEDED,
+    Claimed,
+    JobQueue,
+    LeaseLostError,
+    new_id,
+)
+from pixelforge.store.models import Asset
+
+log = logging.getLogger("pixelforge.worker")
+
+#: Called with (job id, model, status, seconds) when a job ends.
+FinishHook = Callable[[str, str, str, float], None]
+
+
+class _LeaseKeeper(threading.Thread):
+    def __init__(self, queue: JobQueue, claimed: Claimed, token: CancelToken) -> None:
+        super().__init__(name=f"lease-{claimed.id[-6:]}", daemon=True)
+        self.queue, self.claimed, self.token = queue, claimed, token
+        self.stopped = threading.Event()
+        self.lost = False
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.queue.lease / 3):
+            try:
+                if self.queue.heartbeat(self.claimed):
+                    self.token.cancel()
+            except LeaseLostError:
+                self.lost = True
+                self.token.cancel()
+                return
+            except Exception:  # a failed renewal is retried on the next tick
+                log.exception("lease renewal failed for %s", self.claimed.id)
+
+
+class JobRunner:
+    """Runs one claimed job to its end."""
+
+    def __init__(self, queue: JobQueue, registry: ModelRegistry, blobs: BlobStore) -> None:
+        self.queue, self.registry, self.blobs = queue, registry, blobs
+
+    def run(self, claimed: Claimed) -> str:
+        """Returns the status recorded (or ``"lost"`` if the lease was lost)."""
+        token = CancelToken()
+        keeper = _LeaseKeeper(self.queue, claimed, token)
+        keeper.start()
+        started = time.perf_counter()
+        last = [0.0]
+
+        def on_progress(event: ProgressEvent) -> None:
+            # Record progress at most ~10 times a second; the lease keeper covers silence.
+            now = time.perf_counter()
+            if now - last[0] >= 0.1 or event.fraction >= 1.0:
+                last[0] = now
+                try:
+                    if self.queue.heartbeat(claimed, event.fraction, event.message):
+                        token.cancel()
+                except LeaseLostError:
+                    token.cancel()
+                    raise CancelledError("lease lost") from None
+            token.raise_if_cancelled()
+
+        try:
+            request = decode_request(claimed.request, self.blobs, self.registry)
+            engine, _ = self.registry.resolve(request.model)
+            result = engine.generate(request, on_progress, token)
+            run_seconds = time.perf_counter() - started
+            encoded = encode_result(request, result)
+            assets = []
+            for i, img in enumerate(encoded):
+                key = self.blobs.put(img.data, img.extension)
+                assets.append(Asset(
+                    id=new_id("img"), job_id=claimed.id, position=i, blob_key=key,
+                    format=request.output_format.value, width=img.width, height=img.height,
+                    bytes=len(img.data), model=request.model, seed=img.seed,
+                    prompt=request.prompt, params=img.metadata, parent_id=None,
+                    timings={"run_s": round(run_seconds, 4)}, cost="0",
+                    created_at=self.queue.clock(), deleted=False,
+                ))  # fmt: skip
+            total = time.perf_counter() - started
+            ok = self.queue.finish(
+                claimed, SUCCEEDED, assets=assets,
+                result={"assets": [a.id for a in assets], "seconds": round(total, 4)},
+            )  # fmt: skip
+            return SUCCEEDED if ok else "lost"
+        except CancelledError:
+            if keeper.lost:
+                return "lost"
+            ok = self.queue.finish(
+                claimed, CANCELED, error={"code": "job_cancelled", "message": "cancelled"}
+            )
+            return CANCELED if ok else "lost"
+        except PixelforgeError as exc:
+            body = {"code": exc.code, "message": exc.message, "type": exc.type}
+            return FAILED if self.queue.finish(claimed, FAILED, error=body) else "lost"
+        except Exception:
+            log.exception("job %s failed", claimed.id)
+            body = {"code": "engine_error", "message": "the engine failed", "type": "server_error"}
+            return FAILED if self.queue.finish(claimed, FAILED, error=body) else "lost"
+        finally:
+            keeper.stopped.set()
+
+
+class WorkerPool:
+    """``size`` threads claiming and running jobs until stopped."""
+
+    def __init__(
+        self, queue: JobQueue, runner: JobRunner, size: int, poll_seconds: float,
+        on_finish: FinishHook | None = None,
+    ) -> None:  # fmt: skip
+        self.queue, self.runner = queue, runner
+        self.size, self.poll = size, poll_seconds
+        self.on_finish = on_finish
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.name = new_id("worker")
+
+    def start(self) -> None:
+        for i in range(self.size):
+            t = threading.Thread(target=self._loop, args=(f"{self.name}-{i}",), daemon=True,
+                                 name=f"pixelforge-worker-{i}")  # fmt: skip
+            t.start()
+            self._threads.append(t)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def alive(self) -> int:
+        return sum(t.is_alive() for t in self._threads)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+    def _loop(self, owner: str) -> None:
+        while not self._stop.is_set():
+            try:
+                claimed = self.queue.claim(owner)
+            except Exception:
+                log.exception("claim failed")
+                claimed = None
+            if claimed is None:
+                self._wake.wait(self.poll)
+                self._wake.clear()
+                continue
+            started = time.perf_counter()
+            status = self.runner.run(claimed)
+            if self.on_finish is not None:
+                self.on_finish(claimed.id, claimed.model, status, time.perf_counter() - started)

@@ -1,0 +1,90 @@
+"""Assets: list, read, convert, delete."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+from sqlalchemy import func, select
+
+from pixelforge.domain import OutputFormat
+from pixelforge.errors import NotFoundError
+from pixelforge.postprocess.encode import encode
+from pixelforge.store.blobs import BlobStore
+from pixelforge.store.db import Database
+from pixelforge.store.models import Asset
+
+
+@dataclass(frozen=True, slots=True)
+class AssetPage:
+    items: list[Asset]
+    total: int
+    offset: int
+    limit: int
+
+
+class AssetService:
+    def __init__(self, db: Database, blobs: BlobStore) -> None:
+        self.db, self.blobs = db, blobs
+
+    def list(
+        self, *, model: str | None = None, text: str | None = None, since: float | None = None,
+        until: float | None = None, offset: int = 0, limit: int = 50,
+    ) -> AssetPage:  # fmt: skip
+        query = select(Asset).where(Asset.deleted.is_(False))
+        if model:
+            query = query.where(Asset.model == model)
+        if text:
+            query = query.where(Asset.prompt.ilike(f"%{text}%"))
+        if since is not None:
+            query = query.where(Asset.created_at >= since)
+        if until is not None:
+            query = query.where(Asset.created_at < until)
+        with self.db.read() as s:
+            total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
+            items = list(
+                s.scalars(
+                    query.order_by(Asset.created_at.desc(), Asset.id).offset(offset).limit(limit)
+                )
+            )
+        return AssetPage(items, int(total), offset, limit)
+
+    def get(self, asset_id: str) -> Asset:
+        with self.db.read() as s:
+            asset = s.get(Asset, asset_id)
+        if asset is None or asset.deleted:
+            raise NotFoundError(f"asset {asset_id!r} not found", param="asset_id",
+                                code="asset_not_found")  # fmt: skip
+        return asset
+
+    def file(self, asset_id: str, fmt: OutputFormat | None = None) -> tuple[bytes, OutputFormat]:
+        """The asset's bytes, re-encoded when another format is asked for."""
+        asset = self.get(asset_id)
+        data = self.blobs.get(asset.blob_key)
+        stored = OutputFormat(asset.format)
+        if fmt is None or fmt is stored:
+            return data, stored
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            return encode(im, fmt, asset.params), fmt
+
+    def delete(self, asset_id: str) -> None:
+        with self.db.write() as s:
+            asset = s.get(Asset, asset_id)
+            if asset is None or asset.deleted:
+                raise NotFoundError(f"asset {asset_id!r} not found", param="asset_id",
+                                    code="asset_not_found")  # fmt: skip
+            asset.deleted = True
+
+    @staticmethod
+    def view(asset: Asset, base_url: str = "") -> dict[str, Any]:
+        return {
+            "id": asset.id, "object": "image.asset", "job_id": asset.job_id,
+            "model": asset.model, "seed": asset.seed, "prompt": asset.prompt,
+            "format": asset.format, "width": asset.width, "height": asset.height,
+            "bytes": asset.bytes, "created": int(asset.created_at), "parent_id": asset.parent_id,
+            "timings": asset.timings, "cost": asset.cost, "params": asset.params,
+            "url": f"{base_url}/api/assets/{asset.id}/file",
+        }  # fmt: skip

@@ -1,0 +1,85 @@
+"""GenerationRequest <-> JSON for the job table. Image bytes live in the blob store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pixelforge.domain import GenerationRequest, ImageInput, Reference, Tier, parse_size
+from pixelforge.domain.request import (
+    Background,
+    EngineOptions,
+    Mode,
+    OutputFormat,
+    Quality,
+    ReferenceRole,
+)
+from pixelforge.engines.registry import ModelRegistry
+from pixelforge.store.blobs import BlobStore
+
+
+def _image_out(image: ImageInput, blobs: BlobStore) -> dict[str, Any]:
+    ext = {"jpeg": "jpg"}.get(image.format, image.format)
+    key = blobs.put(image.data, ext if ext in ("png", "jpg", "webp") else "bin")
+    return {"blob": key, "width": image.width, "height": image.height,
+            "format": image.format, "name": image.name}  # fmt: skip
+
+
+def _image_in(data: dict[str, Any], blobs: BlobStore) -> ImageInput:
+    return ImageInput(
+        blobs.get(data["blob"]), int(data["width"]), int(data["height"]),
+        str(data["format"]), data.get("name"),
+    )  # fmt: skip
+
+
+def encode_request(request: GenerationRequest, blobs: BlobStore) -> dict[str, Any]:
+    return {
+        "prompt": request.prompt,
+        "model": request.model,
+        "mode": request.mode.value,
+        "negative_prompt": request.negative_prompt,
+        "references": [
+            {**_image_out(r.image, blobs), "role": r.role.value} for r in request.references
+        ],
+        "mask": _image_out(request.mask, blobs) if request.mask else None,
+        "aspect_ratio": request.aspect_ratio,
+        "tier": request.tier.value,
+        "size": str(request.size) if request.size else None,
+        "n": request.n,
+        "seed": request.seed,
+        "quality": request.quality.value,
+        "output_format": request.output_format.value,
+        "output_compression": request.output_compression,
+        "background": request.background.value,
+        "options": request.options.model_dump(mode="json") if request.options else None,
+    }
+
+
+def decode_request(
+    data: dict[str, Any], blobs: BlobStore, registry: ModelRegistry
+) -> GenerationRequest:
+    options: EngineOptions | None = None
+    if data.get("options") is not None:
+        _, info = registry.resolve(data["model"])
+        kind = info.capabilities.options_type
+        if kind is not None:
+            options = kind.model_validate(data["options"])
+    return GenerationRequest(
+        prompt=data["prompt"],
+        model=data["model"],
+        mode=Mode(data["mode"]),
+        negative_prompt=data.get("negative_prompt"),
+        references=tuple(
+            Reference(_image_in(r, blobs), ReferenceRole(r["role"])) for r in data["references"]
+        ),
+        mask=_image_in(data["mask"], blobs) if data.get("mask") else None,
+        aspect_ratio=data["aspect_ratio"],
+        tier=Tier(data["tier"]),
+        size=parse_size(data["size"]) if data.get("size") else None,
+        n=int(data["n"]),
+        seed=data.get("seed"),
+        quality=Quality(data["quality"]),
+        output_format=OutputFormat(data["output_format"]),
+        output_compression=data.get("output_compression"),
+        background=Background(data["background"]),
+        options=options,
+    )

@@ -1,0 +1,86 @@
+"""Tables: jobs, assets, idempotency records. Timestamps are UTC epoch seconds (floats)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON}
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str] = mapped_column(String(200))
+    request: Mapped[dict[str, Any]]
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    lease_owner: Mapped[str | None] = mapped_column(String(80), default=None)
+    lease_expires_at: Mapped[float | None] = mapped_column(Float, default=None)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str] = mapped_column(String(400), default="")
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[float | None] = mapped_column(Float, default=None)
+    finished_at: Mapped[float | None] = mapped_column(Float, default=None)
+
+    __table_args__ = (
+        Index("ix_jobs_claim", "status", "priority", "created_at"),
+        Index("ix_jobs_lease", "status", "lease_expires_at"),
+    )
+
+
+class Asset(Base):
+    __tablename__ = "assets"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    blob_key: Mapped[str] = mapped_column(String(120))
+    format: Mapped[str] = mapped_column(String(8))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(String(200), index=True)
+    seed: Mapped[int | None] = mapped_column(Integer, default=None)
+    prompt: Mapped[str] = mapped_column(Text, default="")
+    params: Mapped[dict[str, Any]]
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("assets.id"), default=None)
+    timings: Mapped[dict[str, Any]]
+    cost: Mapped[str] = mapped_column(String(32), default="0")
+    created_at: Mapped[float] = mapped_column(Float, index=True)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class IdempotencyRecord(Base):
+    __tablename__ = "idempotency_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(300))
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id"), default=None)
+    response_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    response_body: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[float] = mapped_column(Float, index=True)
+
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_idempotency_scope_key"),)
