@@ -83,9 +83,15 @@ class JobService:
         check_request(info, request)
 
     def submit(
-        self, request: GenerationRequest, idem: Idempotency | None = None, priority: int = 0
-    ) -> Submitted:
-        """Validate, then create the job (and the idempotency record) in one transaction."""
+        self, request: GenerationRequest, idem: Idempotency | None = None, priority: int = 0,
+        *, wait_for_result: bool = False,
+    ) -> Submitted:  # fmt: skip
+        """Validate, then create the job (and the idempotency record) in one transaction.
+
+        A repeated ``Idempotency-Key`` replays: with a different body -> 422; for endpoints
+        that answer with the finished result (``wait_for_result``), while the first request is
+        still in flight -> 409 (retry later); otherwise the original job and stored response.
+        """
         self.check(request)
         payload = encode_request(request, self.blobs)
         with self.queue.db.write() as s:
@@ -101,7 +107,7 @@ class JobService:
                     )
                 )
                 if record is not None:
-                    return self._replay(s.get(Job, record.job_id), record, idem)
+                    return self._replay(s.get(Job, record.job_id), record, idem, wait_for_result)
             job = self.queue.add(
                 s, request.model, payload, max_attempts=self.max_attempts, priority=priority
             )
@@ -113,7 +119,9 @@ class JobService:
         self.wake()
         return Submitted(job, replayed=False)
 
-    def _replay(self, job: Job | None, record: IdempotencyRecord, idem: Idempotency) -> Submitted:
+    def _replay(
+        self, job: Job | None, record: IdempotencyRecord, idem: Idempotency, wait_for_result: bool
+    ) -> Submitted:
         if record.fingerprint != idem.fingerprint:
             raise IdempotencyReusedError(
                 "Idempotency-Key: this key was used with a different request body; "
@@ -122,6 +130,11 @@ class JobService:
             )
         if job is None:
             raise IdempotencyConflictError("Idempotency-Key: the original request is gone")
+        if wait_for_result and record.response_body is None and job.status not in TERMINAL:
+            raise IdempotencyConflictError(
+                "Idempotency-Key: a request with this key is still in progress; retry shortly",
+                param="Idempotency-Key",
+            )
         return Submitted(job, True, record.response_status, record.response_body)
 
     def store_response(self, idem: Idempotency, status: int, body: str) -> None:

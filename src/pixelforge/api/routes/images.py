@@ -81,7 +81,7 @@ def _respond(
     c: ContainerDep, http: Request, request: GenerationRequest, response_format: str,
     stream: bool, idem: Idempotency | None, event_prefix: str,
 ) -> Response:  # fmt: skip
-    submitted = c.jobs.submit(request, idem)
+    submitted = c.jobs.submit(request, idem, wait_for_result=not stream)
     replay_headers = {"Idempotent-Replayed": "true"} if submitted.replayed else {}
     if submitted.replayed and submitted.stored_body is not None and not stream:
         return Response(submitted.stored_body, status_code=submitted.stored_status or 200,

@@ -79,7 +79,13 @@ def create_job(
     headers = {"Location": f"/api/jobs/{submitted.job.id}"}
     if submitted.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(c.jobs.view(submitted.job), status_code=202, headers=headers)
+        if submitted.stored_body is not None:
+            return JSONResponse(json.loads(submitted.stored_body), status_code=202, headers=headers)
+    view = c.jobs.view(submitted.job)
+    if idem is not None and not submitted.replayed:
+        # The stored answer is the 202 job object: replays return the same job, whatever its fate.
+        c.jobs.store_response(idem, 202, json.dumps(view))
+    return JSONResponse(view, status_code=202, headers=headers)
 
 
 @router.get("/{job_id}", summary="Read a job")
