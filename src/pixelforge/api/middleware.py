@@ -8,6 +8,7 @@ import secrets
 import time
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pixelforge.api.metrics import Metrics
@@ -33,6 +34,20 @@ class RequestContext:
             await _too_large(send, rid, self.max_body)
             return
 
+        received = 0
+
+        async def limited_receive() -> Message:
+            # Chunked bodies carry no Content-Length: count the bytes as they arrive.
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise HTTPException(
+                        413, f"request body is too large; at most {self.max_body} bytes"
+                    )
+            return message
+
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
@@ -46,7 +61,7 @@ class RequestContext:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, limited_receive, send_wrapper)
         finally:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")

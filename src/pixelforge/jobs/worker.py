@@ -43,7 +43,8 @@ class _LeaseKeeper(threading.Thread):
         self.lost = False
 
     def run(self) -> None:
-        while not self.stopped.wait(self.queue.lease / 3):
+        # Tick at least every second so a cancel request reaches a silent engine quickly.
+        while not self.stopped.wait(min(self.queue.lease / 3, 1.0)):
             try:
                 if self.queue.heartbeat(self.claimed):
                     self.token.cancel()
