@@ -44,7 +44,7 @@ class Container:
 
         def finished(job_id: str, model: str, status: str, seconds: float) -> None:
             metrics.job_finished(model, status, seconds)
-            jobs.notify_finished()
+            jobs.notify_finished(job_id)
 
         pool = WorkerPool(queue, runner, settings.workers, settings.poll_seconds, finished)
         jobs.wake = pool.wake

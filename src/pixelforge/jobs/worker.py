@@ -41,12 +41,14 @@ class _LeaseKeeper(threading.Thread):
         self.queue, self.claimed, self.token = queue, claimed, token
         self.stopped = threading.Event()
         self.lost = False
+        self.cancel_requested = threading.Event()
 
     def run(self) -> None:
         # Tick at least every second so a cancel request reaches a silent engine quickly.
         while not self.stopped.wait(min(self.queue.lease / 3, 1.0)):
             try:
                 if self.queue.heartbeat(self.claimed):
+                    self.cancel_requested.set()
                     self.token.cancel()
             except LeaseLostError:
                 self.lost = True
@@ -61,22 +63,43 @@ class JobRunner:
 
     def __init__(self, queue: JobQueue, registry: ModelRegistry, blobs: BlobStore) -> None:
         self.queue, self.registry, self.blobs = queue, registry, blobs
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._running: dict[str, CancelToken] = {}
+
+    def shutdown(self) -> None:
+        """Stop running jobs at their next step; they go back to the queue, not failed."""
+        self.stopping.set()
+        with self._lock:
+            for token in self._running.values():
+                token.cancel()
 
     def run(self, claimed: Claimed) -> str:
-        """Returns the status recorded (or ``"lost"`` if the lease was lost)."""
+        """Returns the status recorded (``"lost"``: lease lost; ``"released"``: shutdown)."""
         token = CancelToken()
+        with self._lock:
+            self._running[claimed.id] = token
+        try:
+            return self._run(claimed, token)
+        finally:
+            with self._lock:
+                self._running.pop(claimed.id, None)
+
+    def _run(self, claimed: Claimed, token: CancelToken) -> str:
         keeper = _LeaseKeeper(self.queue, claimed, token)
         keeper.start()
         started = time.perf_counter()
-        last = [0.0]
+        last = [started]
 
         def on_progress(event: ProgressEvent) -> None:
-            # Record progress at most ~10 times a second; the lease keeper covers silence.
+            # Record progress at most 4 times a second (never for jobs that end sooner: the
+            # final write records it); the lease keeper renews the lease through silences.
             now = time.perf_counter()
-            if now - last[0] >= 0.1 or event.fraction >= 1.0:
+            if now - last[0] >= 0.25 and event.fraction < 1.0:
                 last[0] = now
                 try:
                     if self.queue.heartbeat(claimed, event.fraction, event.message):
+                        keeper.cancel_requested.set()
                         token.cancel()
                 except LeaseLostError:
                     token.cancel()
@@ -109,6 +132,9 @@ class JobRunner:
         except CancelledError:
             if keeper.lost:
                 return "lost"
+            if self.stopping.is_set() and not keeper.cancel_requested.is_set():
+                self.queue.release(claimed, "worker shut down; waiting for another")
+                return "released"
             ok = self.queue.finish(
                 claimed, CANCELED, error={"code": "job_cancelled", "message": "cancelled"}
             )
@@ -154,8 +180,10 @@ class WorkerPool:
         return sum(t.is_alive() for t in self._threads)
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop claiming; running jobs are interrupted and put back in the queue."""
         self._stop.set()
         self._wake.set()
+        self.runner.shutdown()
         deadline = time.monotonic() + timeout
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))

@@ -29,7 +29,7 @@ class AssetService:
     def __init__(self, db: Database, blobs: BlobStore) -> None:
         self.db, self.blobs = db, blobs
 
-    def list(
+    def search(
         self, *, model: str | None = None, text: str | None = None, since: float | None = None,
         until: float | None = None, offset: int = 0, limit: int = 50,
     ) -> AssetPage:  # fmt: skip
@@ -58,6 +58,15 @@ class AssetService:
             raise NotFoundError(f"asset {asset_id!r} not found", param="asset_id",
                                 code="asset_not_found")  # fmt: skip
         return asset
+
+    def of_job(self, job_id: str) -> list[Asset]:
+        """A finished job's assets, in order, with one query."""
+        with self.db.read() as s:
+            query = select(Asset).where(Asset.job_id == job_id, Asset.deleted.is_(False))
+            return list(s.scalars(query.order_by(Asset.position)))
+
+    def data(self, asset: Asset) -> bytes:
+        return self.blobs.get(asset.blob_key)
 
     def file(self, asset_id: str, fmt: OutputFormat | None = None) -> tuple[bytes, OutputFormat]:
         """The asset's bytes, re-encoded when another format is asked for."""

@@ -76,7 +76,8 @@ class JobService:
         self.max_attempts = max_attempts
         self.retention = retention_seconds
         self.wake = wake
-        self._finished = threading.Condition()
+        self._lock = threading.Lock()
+        self._waiters: dict[str, threading.Event] = {}
 
     def check(self, request: GenerationRequest) -> None:
         _, info = self.registry.resolve(request.model)
@@ -162,25 +163,35 @@ class JobService:
                                 "jobs can be cancelled")  # fmt: skip
         return job
 
-    def notify_finished(self) -> None:
-        with self._finished:
-            self._finished.notify_all()
+    def notify_finished(self, job_id: str) -> None:
+        """Called by local workers when a job ends: wakes the requests waiting for it."""
+        with self._lock:
+            event = self._waiters.get(job_id)
+        if event is not None:
+            event.set()
 
-    def wait(self, job_id: str, timeout: float, poll: float = 0.25) -> Job:
-        """Block until the job ends (woken by local workers, polling for remote ones)."""
+    def wait(self, job_id: str, timeout: float, poll: float = 0.5) -> Job:
+        """Block until the job ends: woken by local workers, polling for remote ones."""
         deadline = time.monotonic() + timeout
-        while True:
-            job = self.get(job_id)
-            if job.status in TERMINAL:
-                return job
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise WaitTimeoutError(
-                    f"job {job_id!r} is still {job.status} after {timeout:g} s; it keeps running: "
-                    f"poll GET /api/jobs/{job_id}",
-                )
-            with self._finished:
-                self._finished.wait(min(poll, left))
+        with self._lock:
+            event = self._waiters.setdefault(job_id, threading.Event())
+        try:
+            while True:
+                # Register before reading, so a finish between the read and the wait is seen.
+                event.clear()
+                job = self.get(job_id)
+                if job.status in TERMINAL:
+                    return job
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise WaitTimeoutError(
+                        f"job {job_id!r} is still {job.status} after {timeout:g} s; it keeps "
+                        f"running: poll GET /api/jobs/{job_id}",
+                    )
+                event.wait(min(poll, left))
+        finally:
+            with self._lock:
+                self._waiters.pop(job_id, None)
 
     def view(self, job: Job) -> dict[str, Any]:
         """The job as the native API shows it."""

@@ -35,7 +35,7 @@ class LocalBlobStore(BlobStore):
         self.root = root
 
     def _path(self, key: str) -> Path:
-        if not _KEY.match(key):
+        if not _KEY.fullmatch(key):
             raise NotFoundError("blob not found", code="blob_not_found")
         return self.root / key[:2] / key[2:4] / key
 
@@ -63,4 +63,4 @@ class LocalBlobStore(BlobStore):
             raise NotFoundError("blob not found", code="blob_not_found") from None
 
     def exists(self, key: str) -> bool:
-        return self._path(key).exists()
+        return bool(_KEY.fullmatch(key)) and self._path(key).exists()

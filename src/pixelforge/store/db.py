@@ -8,15 +8,16 @@ PostgreSQL uses one engine for both; claims there use ``FOR UPDATE SKIP LOCKED``
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -59,12 +60,19 @@ class Database:
             )
             self.read_engine = self.write_engine
         self._writer = sessionmaker(self.write_engine, expire_on_commit=False)
+        self._write_lock: AbstractContextManager[object] = (
+            threading.Lock() if self.is_sqlite else nullcontext()
+        )
         self._reader = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A write transaction: committed on success, rolled back on error."""
-        with self._writer() as session, session.begin():
+        """A write transaction: committed on success, rolled back on error.
+
+        On SQLite, writers in this process queue on a lock instead of on SQLite's busy
+        handler, whose back-off sleeps (up to 100 ms) would dominate latency under load.
+        """
+        with self._write_lock, self._writer() as session, session.begin():
             yield session
 
     @contextmanager
@@ -79,10 +87,16 @@ class Database:
             "script_location", str(resources.files("pixelforge.store") / "migrations")
         )
         cfg.set_main_option("sqlalchemy.url", self.url)
-        # Migrations run on their own plain connection (no BEGIN IMMEDIATE hooks needed).
-        engine = create_engine(self.url, poolclass=NullPool)
+        # SQLite: inside BEGIN IMMEDIATE, so processes starting together migrate one at a time.
+        # PostgreSQL: under a transaction-scoped advisory lock, for the same reason.
+        if self.is_sqlite:
+            engine = _sqlite_engine(self.url, immediate=True)
+        else:
+            engine = create_engine(self.url, poolclass=NullPool)
         try:
             with engine.begin() as conn:
+                if not self.is_sqlite:
+                    conn.execute(text("SELECT pg_advisory_xact_lock(7340029)"))
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
         finally:

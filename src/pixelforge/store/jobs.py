@@ -100,9 +100,35 @@ class JobQueue:
             return job
 
     # -- workers -----------------------------------------------------------------------
+    def _next(self, s: Session, now: float, columns: tuple[Any, ...]) -> Any:
+        """The best claimable row: queued, or running with an expired lease.
+
+        Two indexed lookups (``ix_jobs_claim``, ``ix_jobs_lease``) instead of one OR, which
+        would make SQLite sort every candidate.
+        """
+        order = (Job.priority.desc(), Job.created_at, Job.id)
+        queries = [
+            select(*columns).where(Job.status == QUEUED).order_by(*order).limit(1),
+            select(*columns)
+            .where(Job.status == RUNNING, Job.lease_expires_at < now)
+            .order_by(*order)
+            .limit(1),
+        ]
+        if not self.db.is_sqlite:
+            queries = [q.with_for_update(skip_locked=True) for q in queries]
+        rows = [row for q in queries if (row := s.execute(q).first()) is not None]
+        if not rows:
+            return None
+        return min(rows, key=lambda r: (-r.priority, r.created_at, r.id))
+
     def claim(self, owner: str) -> Claimed | None:
         """Take the next job (queued, or running with an expired lease), or None."""
         now = self.clock()
+        key = (Job.id, Job.priority, Job.created_at)
+        # Look first without the write lock: an idle queue costs idle workers nothing.
+        with self.db.read() as s:
+            if self._next(s, now, key) is None:
+                return None
         with self.db.write() as s:
             # Jobs whose lease expired and that used every attempt: failed, never lost.
             s.execute(
@@ -119,27 +145,23 @@ class JobQueue:
                     error={"code": "worker_lost", "message": "the worker running this job stopped"},
                 )
             )
-            query = (
-                select(Job)
-                .where(
-                    or_(
-                        Job.status == QUEUED, (Job.status == RUNNING) & (Job.lease_expires_at < now)
-                    )
-                )
-                .order_by(Job.priority.desc(), Job.created_at, Job.id)
-                .limit(1)
-            )
-            if not self.db.is_sqlite:
-                query = query.with_for_update(skip_locked=True)
-            job = s.scalars(query).first()
-            if job is None:
+            row = self._next(s, now, (*key, Job.model, Job.request, Job.attempts))
+            if row is None:
                 return None
-            job.status, job.lease_owner = RUNNING, owner
-            job.lease_expires_at = now + self.lease
-            job.attempts += 1
-            job.started_at = job.started_at or now
-            job.progress, job.message = 0.0, "started"
-            return Claimed(job.id, job.model, dict(job.request), job.attempts, owner)
+            s.execute(
+                update(Job)
+                .where(Job.id == row.id)
+                .values(
+                    status=RUNNING,
+                    lease_owner=owner,
+                    lease_expires_at=now + self.lease,
+                    attempts=Job.attempts + 1,
+                    started_at=func.coalesce(Job.started_at, now),
+                    progress=0.0,
+                    message="started",
+                )
+            )
+            return Claimed(row.id, row.model, dict(row.request), row.attempts + 1, owner)
 
     def heartbeat(self, claimed: Claimed, progress: float | None = None, message: str = "") -> bool:
         """Renew the lease (and record progress). Returns True if cancel was requested.

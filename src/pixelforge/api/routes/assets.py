@@ -23,7 +23,9 @@ def list_assets(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
-    page = c.assets.list(model=model, text=q, since=since, until=until, offset=offset, limit=limit)
+    page = c.assets.search(
+        model=model, text=q, since=since, until=until, offset=offset, limit=limit
+    )
     base = str(request.base_url).rstrip("/")
     return {
         "object": "list", "data": [c.assets.view(a, base) for a in page.items],

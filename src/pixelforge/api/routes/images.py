@@ -60,12 +60,11 @@ def _images_body(
     c: ContainerDep, job: Job, request: GenerationRequest, fmt: str, base: str
 ) -> dict[str, Any]:
     data = []
-    for asset_id in (job.result or {}).get("assets", []):
-        asset = c.assets.get(asset_id)
+    for asset in c.assets.of_job(job.id):
         if fmt == "url":
             data.append({"url": f"{base}/api/assets/{asset.id}/file", "revised_prompt": None})
         else:
-            raw, _ = c.assets.file(asset.id)
+            raw = c.assets.data(asset)
             data.append({"b64_json": base64.b64encode(raw).decode(), "revised_prompt": None})
     size = request.output_size
     return {
