@@ -189,16 +189,18 @@ class WorkerPool:
             t.join(max(0.0, deadline - time.monotonic()))
 
     def _loop(self, owner: str) -> None:
+        busy = False
         while not self._stop.is_set():
             try:
-                claimed = self.queue.claim(owner)
+                claimed = self.queue.claim(owner, look_first=not busy)
             except Exception:
                 log.exception("claim failed")
                 claimed = None
             if claimed is None:
-                self._wake.wait(self.poll)
+                busy = self._wake.wait(self.poll)
                 self._wake.clear()
                 continue
+            busy = True
             started = time.perf_counter()
             status = self.runner.run(claimed)
             if self.on_finish is not None:

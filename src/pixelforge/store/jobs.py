@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import CursorResult, Update, func, or_, select, update
+from sqlalchemy import JSON, Connection, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from pixelforge.store.db import Database
@@ -30,10 +30,8 @@ QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELED = (
 TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELED})
 
 
-def _rowcount(session: Session, stmt: Update) -> int:
-    result = session.execute(stmt)
-    assert isinstance(result, CursorResult)
-    return int(result.rowcount)
+def _row(asset: Asset) -> dict[str, Any]:
+    return {c.name: getattr(asset, c.key) for c in _A.columns}
 
 
 def new_id(prefix: str) -> str:
@@ -53,11 +51,113 @@ class LeaseLostError(Exception):
     """The worker no longer holds the job's lease (it expired, or the job was cancelled)."""
 
 
+_T: Table = Job.__table__  # type: ignore[assignment]
+_A: Table = Asset.__table__  # type: ignore[assignment]
+_ORDER = (_T.c.priority.desc(), _T.c.created_at, _T.c.id)
+_OURS = (
+    _T.c.id == bindparam("b_id"),
+    _T.c.status == RUNNING,
+    _T.c.lease_owner == bindparam("b_owner"),
+)
+
+
+class _Statements:
+    """The hot-path statements, built once: each call is then a compiled-cache hit."""
+
+    def __init__(self, skip_locked: bool) -> None:
+        cols = (_T.c.id, _T.c.priority, _T.c.created_at, _T.c.model, _T.c.request, _T.c.attempts)
+        queued = select(*cols).where(_T.c.status == QUEUED).order_by(*_ORDER).limit(1)
+        expired = (
+            select(*cols)
+            .where(_T.c.status == RUNNING, _T.c.lease_expires_at < bindparam("b_now"))
+            .order_by(*_ORDER)
+            .limit(1)
+        )
+        if skip_locked:
+            queued = queued.with_for_update(skip_locked=True)
+            expired = expired.with_for_update(skip_locked=True)
+        self.next_queued, self.next_expired = queued, expired
+        self.reap = (
+            update(_T)
+            .where(
+                _T.c.status == RUNNING,
+                _T.c.lease_expires_at < bindparam("b_now"),
+                _T.c.attempts >= _T.c.max_attempts,
+            )
+            .values(
+                status=FAILED,
+                finished_at=bindparam("b_now"),
+                lease_owner=None,
+                error={"code": "worker_lost", "message": "the worker running this job stopped"},
+            )
+        )
+        self.take = (
+            update(_T)
+            .where(_T.c.id == bindparam("b_id"))
+            .values(
+                status=RUNNING,
+                lease_owner=bindparam("b_owner"),
+                lease_expires_at=bindparam("b_until"),
+                attempts=_T.c.attempts + 1,
+                started_at=func.coalesce(_T.c.started_at, bindparam("b_now")),
+                progress=0.0,
+                message="started",
+            )
+        )
+        self.renew = (
+            update(_T)
+            .where(*_OURS)
+            .values(lease_expires_at=bindparam("b_until"))
+            .returning(_T.c.cancel_requested)
+        )
+        self.renew_progress = (
+            update(_T)
+            .where(*_OURS)
+            .values(
+                lease_expires_at=bindparam("b_until"),
+                progress=bindparam("b_progress"),
+                message=bindparam("b_message"),
+            )
+            .returning(_T.c.cancel_requested)
+        )
+        self.finish = (
+            update(_T)
+            .where(*_OURS)
+            .values(
+                status=bindparam("b_status"),
+                result=bindparam("b_result", type_=JSON),
+                error=bindparam("b_error", type_=JSON),
+                finished_at=bindparam("b_now"),
+                lease_owner=None,
+                lease_expires_at=None,
+                progress=bindparam("b_progress"),
+            )
+        )
+        self.release = (
+            update(_T)
+            .where(*_OURS)
+            .values(
+                status=QUEUED,
+                lease_owner=None,
+                lease_expires_at=None,
+                attempts=_T.c.attempts - 1,
+                message=bindparam("b_message"),
+            )
+        )
+
+
+def _best(rows: list[Any]) -> Any:
+    present = [r for r in rows if r is not None]
+    return min(present, key=lambda r: (-r.priority, r.created_at, r.id)) if present else None
+
+
 class JobQueue:
     def __init__(self, db: Database, lease_seconds: float, clock: Callable[[], float] = time.time):
         self.db = db
         self.lease = lease_seconds
         self.clock = clock
+        self._sql = _Statements(skip_locked=not db.is_sqlite)
+        self._next_reap = 0.0
 
     # -- producers ---------------------------------------------------------------------
     def add(
@@ -100,66 +200,41 @@ class JobQueue:
             return job
 
     # -- workers -----------------------------------------------------------------------
-    def _next(self, s: Session, now: float, columns: tuple[Any, ...]) -> Any:
+    def _next(self, conn: Connection, now: float) -> Any:
         """The best claimable row: queued, or running with an expired lease.
 
         Two indexed lookups (``ix_jobs_claim``, ``ix_jobs_lease``) instead of one OR, which
         would make SQLite sort every candidate.
         """
-        order = (Job.priority.desc(), Job.created_at, Job.id)
-        queries = [
-            select(*columns).where(Job.status == QUEUED).order_by(*order).limit(1),
-            select(*columns)
-            .where(Job.status == RUNNING, Job.lease_expires_at < now)
-            .order_by(*order)
-            .limit(1),
-        ]
-        if not self.db.is_sqlite:
-            queries = [q.with_for_update(skip_locked=True) for q in queries]
-        rows = [row for q in queries if (row := s.execute(q).first()) is not None]
-        if not rows:
-            return None
-        return min(rows, key=lambda r: (-r.priority, r.created_at, r.id))
+        return _best([
+            conn.execute(self._sql.next_queued).first(),
+            conn.execute(self._sql.next_expired, {"b_now": now}).first(),
+        ])  # fmt: skip
 
-    def claim(self, owner: str) -> Claimed | None:
-        """Take the next job (queued, or running with an expired lease), or None."""
+    def claim(self, owner: str, *, look_first: bool = True) -> Claimed | None:
+        """Take the next job (queued, or running with an expired lease), or None.
+
+        ``look_first`` checks without the write lock first, so idle workers polling an empty
+        queue cost nothing; workers that were just woken for new work skip the look.
+        """
         now = self.clock()
-        key = (Job.id, Job.priority, Job.created_at)
-        # Look first without the write lock: an idle queue costs idle workers nothing.
-        with self.db.read() as s:
-            if self._next(s, now, key) is None:
-                return None
+        if look_first:
+            with self.db.read() as s:
+                if self._next(s.connection(), now) is None:
+                    return None
         with self.db.write() as s:
-            # Jobs whose lease expired and that used every attempt: failed, never lost.
-            s.execute(
-                update(Job)
-                .where(
-                    Job.status == RUNNING,
-                    Job.lease_expires_at < now,
-                    Job.attempts >= Job.max_attempts,
-                )
-                .values(
-                    status=FAILED,
-                    finished_at=now,
-                    lease_owner=None,
-                    error={"code": "worker_lost", "message": "the worker running this job stopped"},
-                )
-            )
-            row = self._next(s, now, (*key, Job.model, Job.request, Job.attempts))
+            conn = s.connection()
+            if now >= self._next_reap:
+                # Jobs whose lease expired and that used every attempt: failed, never lost.
+                # Leases are long, so checking a few times per lease is enough.
+                conn.execute(self._sql.reap, {"b_now": now})
+                self._next_reap = now + min(self.lease / 4, 1.0)
+            row = self._next(conn, now)
             if row is None:
                 return None
-            s.execute(
-                update(Job)
-                .where(Job.id == row.id)
-                .values(
-                    status=RUNNING,
-                    lease_owner=owner,
-                    lease_expires_at=now + self.lease,
-                    attempts=Job.attempts + 1,
-                    started_at=func.coalesce(Job.started_at, now),
-                    progress=0.0,
-                    message="started",
-                )
+            conn.execute(
+                self._sql.take,
+                {"b_id": row.id, "b_owner": owner, "b_until": now + self.lease, "b_now": now},
             )
             return Claimed(row.id, row.model, dict(row.request), row.attempts + 1, owner)
 
@@ -168,22 +243,18 @@ class JobQueue:
 
         Raises :class:`LeaseLostError` when the job is no longer ours.
         """
-        values: dict[str, Any] = {"lease_expires_at": self.clock() + self.lease}
+        params: dict[str, Any] = {
+            "b_id": claimed.id, "b_owner": claimed.owner, "b_until": self.clock() + self.lease,
+        }  # fmt: skip
+        stmt = self._sql.renew
         if progress is not None:
-            values["progress"] = max(0.0, min(1.0, progress))
-            values["message"] = message[:400]
+            stmt = self._sql.renew_progress
+            params |= {"b_progress": max(0.0, min(1.0, progress)), "b_message": message[:400]}
         with self.db.write() as s:
-            rows = _rowcount(
-                s,
-                update(Job)
-                .where(
-                    Job.id == claimed.id, Job.status == RUNNING, Job.lease_owner == claimed.owner
-                )
-                .values(**values),
-            )
-            if rows != 1:
+            row = s.connection().execute(stmt, params).first()
+            if row is None:
                 raise LeaseLostError(claimed.id)
-            return bool(s.scalar(select(Job.cancel_requested).where(Job.id == claimed.id)))
+            return bool(row.cancel_requested)
 
     def finish(
         self,
@@ -195,44 +266,28 @@ class JobQueue:
         assets: Sequence[Asset] = (),
     ) -> bool:
         """Record the outcome if we still hold the lease; False (nothing written) otherwise."""
-        now = self.clock()
         with self.db.write() as s:
-            rows = _rowcount(
-                s,
-                update(Job)
-                .where(
-                    Job.id == claimed.id, Job.status == RUNNING, Job.lease_owner == claimed.owner
-                )
-                .values(
-                    status=status,
-                    result=result,
-                    error=error,
-                    finished_at=now,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    progress=1.0 if status == SUCCEEDED else Job.progress,
-                ),
-            )
-            if rows != 1:
+            conn = s.connection()
+            done = conn.execute(
+                self._sql.finish,
+                {
+                    "b_id": claimed.id, "b_owner": claimed.owner, "b_status": status,
+                    "b_result": result, "b_error": error, "b_now": self.clock(),
+                    "b_progress": 1.0 if status == SUCCEEDED else 0.0,
+                },
+            )  # fmt: skip
+            if done.rowcount != 1:
                 return False
-            s.add_all(assets)
+            if assets:
+                conn.execute(insert(_A), [_row(a) for a in assets])
             return True
 
     def release(self, claimed: Claimed, message: str) -> None:
         """Give a job back to the queue (e.g. on shutdown) without counting the attempt."""
         with self.db.write() as s:
-            s.execute(
-                update(Job)
-                .where(
-                    Job.id == claimed.id, Job.status == RUNNING, Job.lease_owner == claimed.owner
-                )
-                .values(
-                    status=QUEUED,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    attempts=Job.attempts - 1,
-                    message=message,
-                )
+            s.connection().execute(
+                self._sql.release,
+                {"b_id": claimed.id, "b_owner": claimed.owner, "b_message": message[:400]},
             )
 
     # -- readers -----------------------------------------------------------------------
