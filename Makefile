@@ -24,6 +24,8 @@ test: install-dev
 
 bench: install-dev
 	$(PY) bench/compose_bench.py
+	$(PY) bench/server_bench.py
+	$(PY) bench/queue_bench.py
 
 system-deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
