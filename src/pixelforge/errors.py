@@ -81,6 +81,30 @@ class EngineError(PixelforgeError):
     code = "engine_error"
 
 
+class IdempotencyConflictError(PixelforgeError):
+    status = 409
+    type = "conflict_error"
+    code = "idempotency_key_in_use"
+
+
+class IdempotencyReusedError(PixelforgeError):
+    status = 422
+    type = "idempotency_error"
+    code = "idempotency_key_reused"
+
+
+class JobStateError(PixelforgeError):
+    status = 409
+    type = "conflict_error"
+    code = "job_state_conflict"
+
+
+class WaitTimeoutError(PixelforgeError):
+    status = 504
+    type = "upstream_error"
+    code = "job_timeout"
+
+
 def allowed(values: Iterable[object]) -> str:
     """Render a list of allowed values for an error message."""
     return ", ".join(str(v) for v in values)

@@ -15,35 +15,17 @@ from sqlalchemy import delete, select
 from pixelforge.domain import GenerationRequest
 from pixelforge.engines.base import check_request
 from pixelforge.engines.registry import ModelRegistry
-from pixelforge.errors import NotFoundError, PixelforgeError
+from pixelforge.errors import (
+    IdempotencyConflictError,
+    IdempotencyReusedError,
+    JobStateError,
+    NotFoundError,
+    WaitTimeoutError,
+)
 from pixelforge.services.codec import encode_request
 from pixelforge.store.blobs import BlobStore
 from pixelforge.store.jobs import QUEUED, TERMINAL, JobQueue
 from pixelforge.store.models import IdempotencyRecord, Job
-
-
-class IdempotencyConflictError(PixelforgeError):
-    status = 409
-    type = "conflict_error"
-    code = "idempotency_key_in_use"
-
-
-class IdempotencyReusedError(PixelforgeError):
-    status = 422
-    type = "idempotency_error"
-    code = "idempotency_key_reused"
-
-
-class JobStateError(PixelforgeError):
-    status = 409
-    type = "conflict_error"
-    code = "job_state_conflict"
-
-
-class WaitTimeoutError(PixelforgeError):
-    status = 504
-    type = "upstream_error"
-    code = "job_timeout"
 
 
 @dataclass(frozen=True, slots=True)
