@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,17 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(default=40_000_000, gt=0)
     idempotency_retention_hours: float = Field(default=24.0, gt=0)
+    auth: Literal["auto", "required", "off"] = "auto"
+    """``auto``: sign-in required as soon as one user exists; ``off``: local use only."""
+    rate_limit_per_minute: int = Field(default=120, ge=0)
+    """Requests that change state, per user and per API key (0: no limit)."""
+    user_concurrency: int = Field(default=4, ge=0)
+    """Jobs one user may have running at once (0: no cap)."""
+    prices_file: Path | None = None
+    local_price_per_image: str | None = None
+    """USD per image for local engines (compose, diffusers); default from the price table."""
+    session_days: float = Field(default=7.0, gt=0)
+    allow_reference_urls: bool = False
     public_url: str | None = None
     """Base URL used in ``url`` responses; default: the request's own base URL."""
 

@@ -105,6 +105,39 @@ class WaitTimeoutError(PixelforgeError):
     code = "job_timeout"
 
 
+class AuthenticationError(PixelforgeError):
+    """No valid credentials (missing, wrong, revoked or expired)."""
+
+    status = 401
+    type = "authentication_error"
+    code = "invalid_api_key"
+
+
+class PermissionDeniedError(PixelforgeError):
+    status = 403
+    type = "permission_error"
+    code = "admin_required"
+
+
+class InsufficientCreditsError(PixelforgeError):
+    """Not enough credits (or quota, or key budget): 402, and clients must not retry."""
+
+    status = 402
+    type = "insufficient_quota"
+    code = "insufficient_credits"
+
+
+class RateLimitedError(PixelforgeError):
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, retry_after: float, headers: dict[str, str]) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.headers = headers
+
+
 def allowed(values: Iterable[object]) -> str:
     """Render a list of allowed values for an error message."""
     return ", ".join(str(v) for v in values)

@@ -15,6 +15,22 @@ from pixelforge.store.models import Base, Job
 TABLES = {"jobs", "assets", "idempotency_records"}
 
 
+def _head() -> str:
+    from importlib import resources
+
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("pixelforge.store") / "migrations"))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    assert head is not None
+    return head
+
+
+HEAD = _head()
+
+
 def test_migrate_creates_every_table(fresh_db: Database) -> None:
     assert set(inspect(fresh_db.write_engine).get_table_names()) >= TABLES
 
@@ -37,7 +53,7 @@ def test_migrate_twice_keeps_existing_rows(fresh_db: Database) -> None:
 def test_migrate_twice_stays_at_head_revision(fresh_db: Database) -> None:
     fresh_db.migrate()
     with fresh_db.read() as s:
-        assert s.scalars(text("SELECT version_num FROM alembic_version")).all() == ["0001"]
+        assert s.scalars(text("SELECT version_num FROM alembic_version")).all() == [HEAD]
 
 
 def test_sqlite_database_uses_wal_journal(tmp_path: Path) -> None:

@@ -10,8 +10,11 @@ from pixelforge.config import Settings
 from pixelforge.engines.base import Engine
 from pixelforge.engines.registry import ModelRegistry
 from pixelforge.jobs.worker import JobRunner, WorkerPool
+from pixelforge.services.accounts import Accounts
 from pixelforge.services.assets import AssetService
+from pixelforge.services.credits import Credits
 from pixelforge.services.jobs import JobService
+from pixelforge.services.pricing import PriceTable
 from pixelforge.store.blobs import LocalBlobStore
 from pixelforge.store.db import Database
 from pixelforge.store.jobs import JobQueue
@@ -27,6 +30,9 @@ class Container:
     assets: AssetService
     pool: WorkerPool
     metrics: Metrics
+    accounts: Accounts
+    prices: PriceTable
+    credits: Credits
 
     @classmethod
     def build(cls, settings: Settings, engines: Sequence[Engine], metrics: Metrics) -> Container:
@@ -35,11 +41,13 @@ class Container:
         db.migrate()
         blobs = LocalBlobStore(settings.blob_dir)
         registry = ModelRegistry(engines)
-        queue = JobQueue(db, settings.lease_seconds)
+        queue = JobQueue(db, settings.lease_seconds, user_concurrency=settings.user_concurrency)
+        accounts = Accounts(db, session_seconds=settings.session_days * 86400)
+        prices = PriceTable.load(settings.prices_file, settings.local_price_per_image)
         runner = JobRunner(queue, registry, blobs)
         jobs = JobService(
             queue, registry, blobs, max_attempts=settings.max_attempts,
-            retention_seconds=settings.idempotency_retention_hours * 3600,
+            retention_seconds=settings.idempotency_retention_hours * 3600, prices=prices,
         )  # fmt: skip
 
         def finished(job_id: str, model: str, status: str, seconds: float) -> None:
@@ -48,7 +56,10 @@ class Container:
 
         pool = WorkerPool(queue, runner, settings.workers, settings.poll_seconds, finished)
         jobs.wake = pool.wake
-        return cls(settings, db, registry, queue, jobs, AssetService(db, blobs), pool, metrics)
+        return cls(
+            settings, db, registry, queue, jobs, AssetService(db, blobs), pool, metrics,
+            accounts, prices, Credits(db),
+        )  # fmt: skip
 
     def start(self) -> None:
         self.pool.start()

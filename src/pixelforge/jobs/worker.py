@@ -116,7 +116,8 @@ class JobRunner:
             for i, img in enumerate(encoded):
                 key = self.blobs.put(img.data, img.extension)
                 assets.append(Asset(
-                    id=new_id("img"), job_id=claimed.id, position=i, blob_key=key,
+                    id=new_id("img"), job_id=claimed.id, user_id=claimed.user_id, position=i,
+                    blob_key=key,
                     format=request.output_format.value, width=img.width, height=img.height,
                     bytes=len(img.data), model=request.model, seed=img.seed,
                     prompt=request.prompt, params=img.metadata, parent_id=None,

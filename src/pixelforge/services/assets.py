@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from pixelforge.domain import OutputFormat
 from pixelforge.errors import NotFoundError
 from pixelforge.postprocess.encode import encode
+from pixelforge.services.accounts import LOCAL, Principal
 from pixelforge.store.blobs import BlobStore
 from pixelforge.store.db import Database
 from pixelforge.store.models import Asset
@@ -30,10 +31,12 @@ class AssetService:
         self.db, self.blobs = db, blobs
 
     def search(
-        self, *, model: str | None = None, text: str | None = None, since: float | None = None,
+        self, *, owner: str | None = None, model: str | None = None, text: str | None = None, since: float | None = None,
         until: float | None = None, offset: int = 0, limit: int = 50,
     ) -> AssetPage:  # fmt: skip
         query = select(Asset).where(Asset.deleted.is_(False))
+        if owner is not None:
+            query = query.where(Asset.user_id == owner)
         if model:
             query = query.where(Asset.model == model)
         if text:
@@ -51,10 +54,15 @@ class AssetService:
             )
         return AssetPage(items, int(total), offset, limit)
 
-    def get(self, asset_id: str) -> Asset:
+    def get(self, asset_id: str, principal: Principal = LOCAL) -> Asset:
+        """The asset, if it exists and the caller may see it; 404 alike otherwise."""
         with self.db.read() as s:
             asset = s.get(Asset, asset_id)
-        if asset is None or asset.deleted:
+        if (
+            asset is None
+            or asset.deleted
+            or not (principal.is_admin or asset.user_id == principal.user_id)
+        ):
             raise NotFoundError(f"asset {asset_id!r} not found", param="asset_id",
                                 code="asset_not_found")  # fmt: skip
         return asset
@@ -68,9 +76,11 @@ class AssetService:
     def data(self, asset: Asset) -> bytes:
         return self.blobs.get(asset.blob_key)
 
-    def file(self, asset_id: str, fmt: OutputFormat | None = None) -> tuple[bytes, OutputFormat]:
+    def file(
+        self, asset_id: str, fmt: OutputFormat | None = None, principal: Principal = LOCAL
+    ) -> tuple[bytes, OutputFormat]:
         """The asset's bytes, re-encoded when another format is asked for."""
-        asset = self.get(asset_id)
+        asset = self.get(asset_id, principal)
         data = self.blobs.get(asset.blob_key)
         stored = OutputFormat(asset.format)
         if fmt is None or fmt is stored:
@@ -79,7 +89,8 @@ class AssetService:
             im.load()
             return encode(im, fmt, asset.params), fmt
 
-    def delete(self, asset_id: str) -> None:
+    def delete(self, asset_id: str, principal: Principal = LOCAL) -> None:
+        self.get(asset_id, principal)
         with self.db.write() as s:
             asset = s.get(Asset, asset_id)
             if asset is None or asset.deleted:

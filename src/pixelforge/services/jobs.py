@@ -8,9 +8,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from pixelforge.domain import GenerationRequest
 from pixelforge.engines.base import check_request
@@ -18,14 +20,18 @@ from pixelforge.engines.registry import ModelRegistry
 from pixelforge.errors import (
     IdempotencyConflictError,
     IdempotencyReusedError,
+    InsufficientCreditsError,
     JobStateError,
     NotFoundError,
     WaitTimeoutError,
 )
+from pixelforge.services.accounts import LOCAL, Principal
 from pixelforge.services.codec import encode_request
+from pixelforge.services.pricing import PriceTable, from_micro
+from pixelforge.store import ledger
 from pixelforge.store.blobs import BlobStore
-from pixelforge.store.jobs import QUEUED, TERMINAL, JobQueue
-from pixelforge.store.models import IdempotencyRecord, Job
+from pixelforge.store.jobs import QUEUED, TERMINAL, JobQueue, new_id
+from pixelforge.store.models import ApiKey, IdempotencyRecord, Job, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +49,11 @@ class Submitted:
     stored_body: str | None = None
 
 
+def _month_start(now: float) -> float:
+    day = datetime.fromtimestamp(now, UTC)
+    return day.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
 def fingerprint(payload: Any) -> str:
     """SHA-256 of a canonical JSON rendering of what the request means."""
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
@@ -53,8 +64,10 @@ class JobService:
     def __init__(
         self, queue: JobQueue, registry: ModelRegistry, blobs: BlobStore, *,
         max_attempts: int, retention_seconds: float, wake: Callable[[], None] = lambda: None,
+        prices: PriceTable | None = None,
     ) -> None:  # fmt: skip
         self.queue, self.registry, self.blobs = queue, registry, blobs
+        self.prices = prices or PriceTable.load()
         self.max_attempts = max_attempts
         self.retention = retention_seconds
         self.wake = wake
@@ -67,16 +80,19 @@ class JobService:
 
     def submit(
         self, request: GenerationRequest, idem: Idempotency | None = None, priority: int = 0,
-        *, wait_for_result: bool = False,
+        *, wait_for_result: bool = False, principal: Principal = LOCAL, batch: bool = False,
     ) -> Submitted:  # fmt: skip
         """Validate, then create the job (and the idempotency record) in one transaction.
 
         A repeated ``Idempotency-Key`` replays: with a different body -> 422; for endpoints
         that answer with the finished result (``wait_for_result``), while the first request is
         still in flight -> 409 (retry later); otherwise the original job and stored response.
+        Signed-in callers pay: the price is reserved in the same transaction (402 if the
+        balance, a quota or the key's budget cannot cover it).
         """
         self.check(request)
         payload = encode_request(request, self.blobs)
+        price = self.prices.price(request, batch) if principal.user_id is not None else 0
         with self.queue.db.write() as s:
             if idem is not None:
                 s.execute(
@@ -91,9 +107,14 @@ class JobService:
                 )
                 if record is not None:
                     return self._replay(s.get(Job, record.job_id), record, idem, wait_for_result)
+            job_id = new_id("job")
+            if principal.user_id is not None:
+                self._reserve(s, principal, job_id, price, request.model)
             job = self.queue.add(
-                s, request.model, payload, max_attempts=self.max_attempts, priority=priority
-            )
+                s, request.model, payload, max_attempts=self.max_attempts, priority=priority,
+                user_id=principal.user_id, api_key_id=principal.api_key_id, price=price,
+                job_id=job_id,
+            )  # fmt: skip
             if idem is not None:
                 s.add(IdempotencyRecord(
                     scope=idem.scope, key=idem.key, fingerprint=idem.fingerprint,
@@ -101,6 +122,55 @@ class JobService:
                 ))  # fmt: skip
         self.wake()
         return Submitted(job, replayed=False)
+
+    def _reserve(
+        self, s: Session, principal: Principal, job_id: str, price: int, model: str
+    ) -> None:
+        """Hold ``price`` for the job, or refuse with 402. Runs inside the submit transaction."""
+        assert principal.user_id is not None
+        user_q = select(User).where(User.id == principal.user_id)
+        if not self.queue.db.is_sqlite:
+            user_q = user_q.with_for_update()  # serialize reservations per user
+        user = s.scalar(user_q)
+        if user is None:
+            raise InsufficientCreditsError("this account no longer exists")
+        conn = s.connection()
+        have = ledger.balance(conn, user.id)
+        if have < price:
+            raise InsufficientCreditsError(
+                f"not enough credits: this request costs ${from_micro(price)}, the balance is "
+                f"${from_micro(have)}; ask an admin for credits"
+            )
+        now = self.queue.clock()
+        for quota, since, period in (
+            (user.daily_quota, now - now % 86400, "daily"),
+            (user.monthly_quota, _month_start(now), "monthly"),
+        ):
+            if quota is not None and ledger.spent_since(conn, user.id, since) + price > quota:
+                raise InsufficientCreditsError(
+                    f"the {period} quota of ${from_micro(quota)} would be exceeded by this "
+                    f"request (${from_micro(price)})", code="quota_exceeded",
+                )  # fmt: skip
+        if principal.api_key_id is not None:
+            key = s.get(ApiKey, principal.api_key_id)
+            over = (
+                key is not None
+                and key.budget is not None
+                and ledger.key_spent(conn, key.id) + price > key.budget
+            )
+            if over and key is not None and key.budget is not None:
+                raise InsufficientCreditsError(
+                    f"this API key's budget of ${from_micro(key.budget)} would be exceeded",
+                    code="key_budget_exceeded",
+                )
+        ledger.entry(
+            conn, user_id=user.id, job_id=job_id, api_key_id=principal.api_key_id,
+            kind=ledger.RESERVE, amount=price, delta=-price, model=model, settles=None,
+            note="", created_at=now,
+        )  # fmt: skip
+
+    def visible(self, job: Job, principal: Principal) -> bool:
+        return principal.is_admin or job.user_id == principal.user_id
 
     def _replay(
         self, job: Job | None, record: IdempotencyRecord, idem: Idempotency, wait_for_result: bool
@@ -130,13 +200,15 @@ class JobService:
             if record is not None:
                 record.response_status, record.response_body = status, body
 
-    def get(self, job_id: str) -> Job:
+    def get(self, job_id: str, principal: Principal = LOCAL) -> Job:
+        """The job, if it exists and the caller may see it; 404 alike otherwise."""
         job = self.queue.get(job_id)
-        if job is None:
+        if job is None or not self.visible(job, principal):
             raise NotFoundError(f"job {job_id!r} not found", param="job_id", code="job_not_found")
         return job
 
-    def cancel(self, job_id: str) -> Job:
+    def cancel(self, job_id: str, principal: Principal = LOCAL) -> Job:
+        self.get(job_id, principal)
         job = self.queue.cancel(job_id)
         if job is None:
             raise NotFoundError(f"job {job_id!r} not found", param="job_id", code="job_not_found")
@@ -182,6 +254,7 @@ class JobService:
             "created": int(job.created_at), "progress": round(job.progress, 4),
             "message": job.message, "attempts": job.attempts,
             "assets": (job.result or {}).get("assets", []), "error": job.error,
+            "cost": str(from_micro(job.price)),
         }  # fmt: skip
         if job.status == QUEUED:
             out["queue_position"] = self.queue.queue_position(job)

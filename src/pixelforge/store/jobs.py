@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import JSON, Connection, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from pixelforge.store import ledger
 from pixelforge.store.db import Database
 from pixelforge.store.models import Asset, Job
 
@@ -45,6 +46,7 @@ class Claimed:
     request: dict[str, Any]
     attempt: int
     owner: str
+    user_id: str | None = None
 
 
 class LeaseLostError(Exception):
@@ -53,7 +55,11 @@ class LeaseLostError(Exception):
 
 _T: Table = Job.__table__  # type: ignore[assignment]
 _A: Table = Asset.__table__  # type: ignore[assignment]
-_ORDER = (_T.c.priority.desc(), _T.c.created_at, _T.c.id)
+# Fair order: within a priority, each user's oldest queued job first (fair_rank is the job's
+# place in its user's own queue when it was submitted), so one user's 500-job batch
+# interleaves with everyone else's work instead of starving it.
+_ORDER = (_T.c.priority.desc(), _T.c.fair_rank, _T.c.created_at, _T.c.id)
+_PEER = _T.alias("peer")
 _OURS = (
     _T.c.id == bindparam("b_id"),
     _T.c.status == RUNNING,
@@ -65,8 +71,25 @@ class _Statements:
     """The hot-path statements, built once: each call is then a compiled-cache hit."""
 
     def __init__(self, skip_locked: bool) -> None:
-        cols = (_T.c.id, _T.c.priority, _T.c.created_at, _T.c.model, _T.c.request, _T.c.attempts)
-        queued = select(*cols).where(_T.c.status == QUEUED).order_by(*_ORDER).limit(1)
+        cols = (
+            _T.c.id, _T.c.priority, _T.c.fair_rank, _T.c.created_at, _T.c.model, _T.c.request,
+            _T.c.attempts, _T.c.user_id,
+        )  # fmt: skip
+        running = (
+            select(func.count())
+            .select_from(_PEER)
+            .where(_PEER.c.user_id == _T.c.user_id, _PEER.c.status == RUNNING)
+            .scalar_subquery()
+        )
+        queued = (
+            select(*cols)
+            .where(
+                _T.c.status == QUEUED,
+                or_(_T.c.user_id.is_(None), running < bindparam("b_cap")),
+            )
+            .order_by(*_ORDER)
+            .limit(1)
+        )
         expired = (
             select(*cols)
             .where(_T.c.status == RUNNING, _T.c.lease_expires_at < bindparam("b_now"))
@@ -77,13 +100,14 @@ class _Statements:
             queued = queued.with_for_update(skip_locked=True)
             expired = expired.with_for_update(skip_locked=True)
         self.next_queued, self.next_expired = queued, expired
+        self.reapable = select(_T.c.id).where(
+            _T.c.status == RUNNING,
+            _T.c.lease_expires_at < bindparam("b_now"),
+            _T.c.attempts >= _T.c.max_attempts,
+        )
         self.reap = (
             update(_T)
-            .where(
-                _T.c.status == RUNNING,
-                _T.c.lease_expires_at < bindparam("b_now"),
-                _T.c.attempts >= _T.c.max_attempts,
-            )
+            .where(_T.c.id == bindparam("b_id"), _T.c.status == RUNNING)
             .values(
                 status=FAILED,
                 finished_at=bindparam("b_now"),
@@ -148,14 +172,19 @@ class _Statements:
 
 def _best(rows: list[Any]) -> Any:
     present = [r for r in rows if r is not None]
-    return min(present, key=lambda r: (-r.priority, r.created_at, r.id)) if present else None
+    key = lambda r: (-r.priority, r.fair_rank, r.created_at, r.id)  # noqa: E731
+    return min(present, key=key) if present else None
 
 
 class JobQueue:
-    def __init__(self, db: Database, lease_seconds: float, clock: Callable[[], float] = time.time):
+    def __init__(
+        self, db: Database, lease_seconds: float, clock: Callable[[], float] = time.time,
+        user_concurrency: int = 0,
+    ) -> None:  # fmt: skip
         self.db = db
         self.lease = lease_seconds
         self.clock = clock
+        self.cap = user_concurrency if user_concurrency > 0 else 2**31 - 1
         self._sql = _Statements(skip_locked=not db.is_sqlite)
         self._next_reap = 0.0
 
@@ -168,9 +197,21 @@ class JobQueue:
         *,
         max_attempts: int,
         priority: int = 0,
+        user_id: str | None = None,
+        api_key_id: str | None = None,
+        price: int = 0,
+        job_id: str | None = None,
     ) -> Job:
+        owner = Job.user_id.is_(None) if user_id is None else Job.user_id == user_id
+        ahead = session.scalar(
+            select(func.count()).select_from(Job).where(Job.status == QUEUED, owner)
+        )
         job = Job(
-            id=new_id("job"),
+            id=job_id or new_id("job"),
+            user_id=user_id,
+            api_key_id=api_key_id,
+            price=price,
+            fair_rank=int(ahead or 0) + 1,
             status=QUEUED,
             model=model,
             request=request,
@@ -195,6 +236,8 @@ class JobQueue:
             if job.status == QUEUED:
                 job.status, job.finished_at = CANCELED, self.clock()
                 job.error = {"code": "job_cancelled", "message": "cancelled before it started"}
+                s.flush()
+                ledger.settle(s.connection(), job.id, False, self.clock(), "cancelled")
             elif job.status == RUNNING:
                 job.cancel_requested = True
             return job
@@ -207,7 +250,7 @@ class JobQueue:
         would make SQLite sort every candidate.
         """
         return _best([
-            conn.execute(self._sql.next_queued).first(),
+            conn.execute(self._sql.next_queued, {"b_cap": self.cap}).first(),
             conn.execute(self._sql.next_expired, {"b_now": now}).first(),
         ])  # fmt: skip
 
@@ -227,7 +270,9 @@ class JobQueue:
             if now >= self._next_reap:
                 # Jobs whose lease expired and that used every attempt: failed, never lost.
                 # Leases are long, so checking a few times per lease is enough.
-                conn.execute(self._sql.reap, {"b_now": now})
+                for job_id in conn.execute(self._sql.reapable, {"b_now": now}).scalars().all():
+                    if conn.execute(self._sql.reap, {"b_id": job_id, "b_now": now}).rowcount:
+                        ledger.settle(conn, job_id, False, now, "worker_lost")
                 self._next_reap = now + min(self.lease / 4, 1.0)
             row = self._next(conn, now)
             if row is None:
@@ -236,7 +281,9 @@ class JobQueue:
                 self._sql.take,
                 {"b_id": row.id, "b_owner": owner, "b_until": now + self.lease, "b_now": now},
             )
-            return Claimed(row.id, row.model, dict(row.request), row.attempts + 1, owner)
+            return Claimed(
+                row.id, row.model, dict(row.request), row.attempts + 1, owner, row.user_id
+            )
 
     def heartbeat(self, claimed: Claimed, progress: float | None = None, message: str = "") -> bool:
         """Renew the lease (and record progress). Returns True if cancel was requested.
@@ -280,6 +327,8 @@ class JobQueue:
                 return False
             if assets:
                 conn.execute(insert(_A), [_row(a) for a in assets])
+            # Success captures the reservation; failure and cancellation refund it.
+            ledger.settle(conn, claimed.id, status == SUCCEEDED, self.clock(), status)
             return True
 
     def release(self, claimed: Claimed, message: str) -> None:

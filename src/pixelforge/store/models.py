@@ -1,4 +1,7 @@
-"""Tables: jobs, assets, idempotency records. Timestamps are UTC epoch seconds (floats)."""
+"""Tables: users, sessions, API keys, the credits ledger, jobs, assets, idempotency records.
+
+Timestamps are UTC epoch seconds (floats); money is integer micro-USD.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -22,10 +26,79 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON}
 
 
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
+    role: Mapped[str] = mapped_column(String(16), default="member")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    daily_quota: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    monthly_quota: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class SessionRecord(Base):
+    __tablename__ = "sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Float)
+    last_seen_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(24))
+    last4: Mapped[str] = mapped_column(String(4))
+    budget: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    created_at: Mapped[float] = mapped_column(Float)
+    last_used_at: Mapped[float | None] = mapped_column(Float, default=None)
+    expires_at: Mapped[float | None] = mapped_column(Float, default=None)
+    revoked_at: Mapped[float | None] = mapped_column(Float, default=None)
+
+
+class LedgerEntry(Base):
+    """Append-only. ``delta`` is the signed change to the balance, in micro-USD.
+
+    ``settles`` holds the job id on capture and refund rows only; its unique index makes
+    "exactly one capture or refund per job" a database rule.
+    """
+
+    __tablename__ = "ledger_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    job_id: Mapped[str | None] = mapped_column(String(40), default=None, index=True)
+    api_key_id: Mapped[str | None] = mapped_column(String(40), default=None, index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    delta: Mapped[int] = mapped_column(BigInteger)
+    model: Mapped[str | None] = mapped_column(String(200), default=None)
+    settles: Mapped[str | None] = mapped_column(String(40), default=None, unique=True)
+    note: Mapped[str] = mapped_column(String(400), default="")
+    created_at: Mapped[float] = mapped_column(Float, index=True)
+
+    __table_args__ = (UniqueConstraint("job_id", "kind", name="uq_ledger_job_kind"),)
+
+
 class Job(Base):
     __tablename__ = "jobs"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str | None] = mapped_column(String(40), default=None, index=True)
+    api_key_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    price: Mapped[int] = mapped_column(BigInteger, default=0)
+    fair_rank: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16))
     model: Mapped[str] = mapped_column(String(200))
     request: Mapped[dict[str, Any]]
@@ -45,6 +118,7 @@ class Job(Base):
 
     __table_args__ = (
         Index("ix_jobs_claim", "status", "priority", "created_at"),
+        Index("ix_jobs_fair", "status", "priority", "fair_rank", "created_at"),
         Index("ix_jobs_lease", "status", "lease_expires_at"),
     )
 
@@ -53,6 +127,7 @@ class Asset(Base):
     __tablename__ = "assets"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str | None] = mapped_column(String(40), default=None, index=True)
     job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id"), index=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
     blob_key: Mapped[str] = mapped_column(String(120))
