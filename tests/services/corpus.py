@@ -300,3 +300,14 @@ def jpeg_mask(size: tuple[int, int]) -> bytes:
 
 def webp_mask(size: tuple[int, int]) -> bytes:
     return _save(Image.new("RGBA", size, (0, 0, 0, 0)), "WEBP", lossless=True)
+
+
+def invalid_apng() -> bytes:
+    """An APNG whose acTL claims 0 frames: Pillow warns "Invalid APNG" and uses the default
+    image (under ``-W error`` that warning would be an exception)."""
+    data = apng(3)
+    at = data.index(b"acTL") - 4
+    length = struct.unpack(">I", data[at : at + 4])[0]
+    body = struct.pack(">II", 0, 0)
+    assert length == len(body)
+    return data[:at] + png_chunk(b"acTL", body) + data[at + 12 + length :]

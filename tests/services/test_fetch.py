@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpcore
 import httpx
@@ -459,12 +460,13 @@ def test_https_uses_the_original_name_for_sni_and_certificate_checks(
     seen: list[str | None] = []
 
     def start_tls(
-        self: object,
+        self: Any,
         ssl_context: object,
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> object:
         seen.append(server_hostname)
+        self._inner.close()
         raise httpcore.ConnectError("stop before the handshake")
 
     monkeypatch.setattr(fetch_module._DeadlineStream, "start_tls", start_tls)

@@ -497,3 +497,11 @@ def test_mutated_images_long_run(seed: bytes, flips: list[tuple[int, int]]) -> N
     for index, value in flips:
         data[index % len(data)] = value
     _only_documented(bytes(data))
+
+
+def test_pillow_warnings_about_the_input_are_not_errors() -> None:
+    # pytest runs with filterwarnings=error: the ingest must not depend on the warning filters.
+    with pytest.warns(UserWarning, match="Invalid APNG"):
+        Image.open(io.BytesIO(corpus.invalid_apng()))
+    im = _decode(load_image(corpus.invalid_apng()))
+    assert _rgba(im, (5, 5)) == corpus.FIRST_FRAME_RGB

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pixelforge.api.metrics import Metrics
+from pixelforge.api.ratelimit import RateLimiter
 from pixelforge.config import Settings
 from pixelforge.engines.base import Engine
 from pixelforge.engines.registry import ModelRegistry
@@ -33,6 +35,20 @@ class Container:
     accounts: Accounts
     prices: PriceTable
     credits: Credits
+    limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0))
+    _users_seen: list[float] = field(default_factory=lambda: [0.0, 0.0])
+
+    def auth_required(self) -> bool:
+        """Sign-in is needed when configured so, or (``auto``) once any user exists."""
+        mode = self.settings.auth
+        if mode != "auto":
+            return mode == "required"
+        checked, found = self._users_seen
+        if found or time.monotonic() - checked < 2.0:
+            return bool(found)
+        found_now = self.accounts.any_users()
+        self._users_seen[:] = [time.monotonic(), 1.0 if found_now else 0.0]
+        return found_now
 
     @classmethod
     def build(cls, settings: Settings, engines: Sequence[Engine], metrics: Metrics) -> Container:
@@ -58,7 +74,7 @@ class Container:
         jobs.wake = pool.wake
         return cls(
             settings, db, registry, queue, jobs, AssetService(db, blobs), pool, metrics,
-            accounts, prices, Credits(db),
+            accounts, prices, Credits(db), RateLimiter(settings.rate_limit_per_minute),
         )  # fmt: skip
 
     def start(self) -> None:

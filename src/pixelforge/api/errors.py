@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pixelforge.errors import PixelforgeError
+from pixelforge.errors import PixelforgeError, RateLimitedError
 
 log = logging.getLogger("pixelforge.api")
 
@@ -44,9 +45,16 @@ def _param(loc: tuple[Any, ...]) -> str | None:
 def install(app: FastAPI) -> None:
     @app.exception_handler(PixelforgeError)
     async def _ours(_: Request, exc: PixelforgeError) -> JSONResponse:
-        headers = {"x-should-retry": "false"} if exc.status in (400, 404, 413, 415, 422) else {}
+        final = (400, 401, 402, 403, 404, 413, 415, 422)
+        headers = {"x-should-retry": "false"} if exc.status in final else {}
         if exc.status == 409:
             headers["Retry-After"] = "1"
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        if isinstance(exc, RateLimitedError):
+            headers |= exc.headers
+            headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+            headers["retry-after-ms"] = str(math.ceil(exc.retry_after * 1000))
         return error_response(exc.status, exc.message, exc.type, exc.code, exc.param, headers)
 
     @app.exception_handler(RequestValidationError)

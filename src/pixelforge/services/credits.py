@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from pixelforge.errors import InvalidRequestError, NotFoundError
+from pixelforge.errors import IdempotencyReusedError, InvalidRequestError, NotFoundError
 from pixelforge.services.pricing import from_micro
 from pixelforge.store import ledger
 from pixelforge.store.db import Database
-from pixelforge.store.models import LedgerEntry, User
+from pixelforge.store.models import IdempotencyRecord, LedgerEntry, User
 
 
 class Credits:
@@ -27,24 +29,51 @@ class Credits:
 
     def grant(self, user_id: str, amount: int, note: str = "", kind: str = ledger.GRANT) -> int:
         """Add (grant, > 0) or correct (adjust, any sign) a balance; returns the new balance."""
+        with self.db.write() as s:
+            return self._grant(s, user_id, amount, note, kind)
+
+    def _grant(self, s: Session, user_id: str, amount: int, note: str, kind: str) -> int:
         if kind not in (ledger.GRANT, ledger.ADJUST):
             raise InvalidRequestError(f"kind: {kind!r} is not allowed; allowed: grant, adjust",
                                       param="kind")  # fmt: skip
         if kind == ledger.GRANT and amount <= 0:
             raise InvalidRequestError(f"amount: a grant must be positive (got {amount})",
                                       param="amount")  # fmt: skip
+        if s.get(User, user_id) is None:
+            raise NotFoundError(f"user {user_id!r} not found", param="user_id",
+                                code="user_not_found")  # fmt: skip
+        conn = s.connection()
+        if kind == ledger.ADJUST and ledger.balance(conn, user_id) + amount < 0:
+            raise InvalidRequestError("amount: the balance cannot go below zero",
+                                      param="amount")  # fmt: skip
+        ledger.entry(conn, user_id=user_id, job_id=None, api_key_id=None, kind=kind,
+                     amount=abs(amount), delta=amount, model=None, settles=None,
+                     note=note[:400], created_at=time.time())  # fmt: skip
+        return ledger.balance(conn, user_id)
+
+    def grant_once(
+        self, scope: str, key: str, user_id: str, amount: int, note: str, kind: str
+    ) -> int:
+        """``grant`` under an idempotency key, in one transaction with its record: a retried
+        request never moves credits twice; the same key with other values -> 422."""
+        fingerprint = hashlib.sha256(f"{user_id}|{amount}|{kind}".encode()).hexdigest()
         with self.db.write() as s:
-            if s.get(User, user_id) is None:
-                raise NotFoundError(f"user {user_id!r} not found", param="user_id",
-                                    code="user_not_found")  # fmt: skip
-            conn = s.connection()
-            if kind == ledger.ADJUST and ledger.balance(conn, user_id) + amount < 0:
-                raise InvalidRequestError("amount: the balance cannot go below zero",
-                                          param="amount")  # fmt: skip
-            ledger.entry(conn, user_id=user_id, job_id=None, api_key_id=None, kind=kind,
-                         amount=abs(amount), delta=amount, model=None, settles=None,
-                         note=note[:400], created_at=time.time())  # fmt: skip
-            return ledger.balance(conn, user_id)
+            record = s.scalar(
+                select(IdempotencyRecord).where(
+                    IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+                )
+            )
+            if record is not None:
+                if record.fingerprint != fingerprint:
+                    raise IdempotencyReusedError(
+                        "Idempotency-Key: this key was used with a different request",
+                        param="Idempotency-Key",
+                    )
+                return ledger.balance(s.connection(), user_id)
+            s.add(IdempotencyRecord(scope=scope, key=key, fingerprint=fingerprint,
+                                    created_at=time.time()))  # fmt: skip
+            s.flush()
+            return self._grant(s, user_id, amount, note, kind)
 
     def set_quotas(self, user_id: str, daily: int | None, monthly: int | None) -> User:
         for name, value in (("daily", daily), ("monthly", monthly)):

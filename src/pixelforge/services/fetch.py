@@ -443,7 +443,11 @@ class _DeadlineStream(httpcore.NetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
-        budget = self._budget(timeout, httpcore.ConnectTimeout)
+        try:
+            budget = self._budget(timeout, httpcore.ConnectTimeout)
+        except httpcore.ConnectTimeout:
+            self._inner.close()
+            raise
         return _DeadlineStream(
             self._inner.start_tls(ssl_context, server_hostname, budget), self._deadline
         )

@@ -28,18 +28,21 @@ Contracts (tests/services/test_ingest.py holds the malicious-file corpus for eac
   the pixels after the EXIF orientation is applied: no EXIF, GPS, XMP, ICC, text chunks or
   trailing bytes survive.
 
-Nothing here changes Pillow globals. The only process-wide state touched is the warnings filter
-inside ``warnings.catch_warnings`` (which turns ``DecompressionBombWarning`` into an error for
-the duration of the decode); a concurrent thread can at worst see that filter too, which is
-harmless.
+Nothing here changes Pillow globals. The only process-wide state touched is the warnings filter,
+inside ``warnings.catch_warnings`` for the duration of a decode: ``DecompressionBombWarning`` is
+an error and Pillow's other warnings about the input are dropped, so the outcome does not depend
+on the process's own warning filters (``-W error`` included). A concurrent thread can at worst
+see that filter briefly, which is harmless.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import struct
 import warnings
 import zlib
+from collections.abc import Iterator
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -129,8 +132,7 @@ def _decode(
             param=param, code="file_too_large",
         )  # fmt: skip
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with _pillow_warnings():
             im = Image.open(io.BytesIO(data), formats=formats)
             _check_size(im.size, param, label, max_pixels)
             im.load()  # the current frame only: frame 0 right after open
@@ -158,6 +160,17 @@ def _decode(
         ) from None  # fmt: skip
 
 
+@contextlib.contextmanager
+def _pillow_warnings() -> Iterator[None]:
+    """Turn ``DecompressionBombWarning`` into an error and drop Pillow's other warnings about
+    the input ("Invalid APNG", "Corrupt EXIF data", ...): attacker-made noise that would flood
+    the logs, and that a process running with ``-W error`` would see as unmapped exceptions."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        yield
+
+
 def _check_size(size: tuple[int, int], param: str, label: str, max_pixels: int) -> None:
     """Refuse, from the header alone, more than ``max_pixels`` pixels or a side > MAX_SIDE."""
     w, h = size
@@ -173,7 +186,8 @@ def _convert(im: Image.Image, mode: str, param: str, label: str) -> Image.Image:
     """Convert to ``mode`` with no metadata left in ``info``; odd modes Pillow cannot convert
     (a 400, the input's fault) are reported as ``invalid_image``."""
     try:
-        clean = im.convert(mode)
+        with _pillow_warnings():
+            clean = im.convert(mode)
     except (ValueError, OSError) as exc:
         raise InvalidRequestError(
             f"{param}: {label} has pixel mode {im.mode}, which cannot be converted to {mode}"

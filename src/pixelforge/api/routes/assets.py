@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
+from pixelforge.api.auth import CurrentUser
 from pixelforge.api.deps import ContainerDep
 from pixelforge.domain.request import OutputFormat
 
@@ -16,6 +17,7 @@ router = APIRouter(prefix="/api/assets", tags=["assets"])
 def list_assets(
     c: ContainerDep,
     request: Request,
+    principal: CurrentUser,
     model: str | None = None,
     q: Annotated[str | None, Query(max_length=200, description="Text in the prompt")] = None,
     since: Annotated[float | None, Query(description="Created at or after (epoch s)")] = None,
@@ -35,15 +37,25 @@ def list_assets(
 
 
 @router.get("/{asset_id}", summary="Read an asset's record")
-def get_asset(asset_id: str, c: ContainerDep, request: Request) -> dict[str, Any]:
-    return c.assets.view(c.assets.get(asset_id), str(request.base_url).rstrip("/"))
+def get_asset(
+    asset_id: str, c: ContainerDep, request: Request, principal: CurrentUser
+) -> dict[str, Any]:
+    return c.assets.view(c.assets.get(asset_id, principal), str(request.base_url).rstrip("/"))
 
 
-@router.get("/{asset_id}/file", summary="Download the image, optionally in another format")
+@router.get(
+    "/{asset_id}/file",
+    summary="Download the image, optionally in another format",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}}},
+)
 def get_asset_file(
-    asset_id: str, c: ContainerDep, format: Literal["png", "jpeg", "webp"] | None = None
+    asset_id: str,
+    c: ContainerDep,
+    principal: CurrentUser,
+    format: Literal["png", "jpeg", "webp"] | None = None,
 ) -> Response:
-    data, fmt = c.assets.file(asset_id, OutputFormat(format) if format else None)
+    data, fmt = c.assets.file(asset_id, OutputFormat(format) if format else None, principal)
     return Response(data, media_type=fmt.mime_type, headers={
         "Content-Disposition": f'inline; filename="{asset_id}.{fmt.extension}"',
         "Cache-Control": "private, max-age=31536000, immutable",
@@ -51,6 +63,6 @@ def get_asset_file(
 
 
 @router.delete("/{asset_id}", status_code=204, summary="Delete an asset")
-def delete_asset(asset_id: str, c: ContainerDep) -> Response:
-    c.assets.delete(asset_id)
+def delete_asset(asset_id: str, c: ContainerDep, principal: CurrentUser) -> Response:
+    c.assets.delete(asset_id, principal)
     return Response(status_code=204)

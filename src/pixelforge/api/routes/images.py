@@ -17,13 +17,15 @@ from fastapi import APIRouter, File, Form, Header, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
+from pixelforge.api.auth import CurrentUser
 from pixelforge.api.deps import ContainerDep
 from pixelforge.api.errors import error_response
 from pixelforge.api.schemas import ImageGenerationBody, to_request
 from pixelforge.domain import GenerationRequest, ImageInput, Reference
 from pixelforge.domain.request import Mode, ReferenceRole
 from pixelforge.errors import InvalidRequestError
-from pixelforge.services.images import load_image
+from pixelforge.services.accounts import Principal
+from pixelforge.services.images import load_image, load_mask
 from pixelforge.services.jobs import Idempotency, fingerprint
 from pixelforge.store.jobs import SUCCEEDED
 from pixelforge.store.models import Job
@@ -78,9 +80,9 @@ def _images_body(
 
 def _respond(
     c: ContainerDep, http: Request, request: GenerationRequest, response_format: str,
-    stream: bool, idem: Idempotency | None, event_prefix: str,
+    stream: bool, idem: Idempotency | None, event_prefix: str, principal: Principal,
 ) -> Response:  # fmt: skip
-    submitted = c.jobs.submit(request, idem, wait_for_result=not stream)
+    submitted = c.jobs.submit(request, idem, wait_for_result=not stream, principal=principal)
     replay_headers = {"Idempotent-Replayed": "true"} if submitted.replayed else {}
     if submitted.replayed and submitted.stored_body is not None and not stream:
         return Response(submitted.stored_body, status_code=submitted.stored_status or 200,
@@ -116,20 +118,27 @@ def _events(c: ContainerDep, job_id: str, request: GenerationRequest, prefix: st
         yield f"event: {prefix}.completed\ndata: {json.dumps(event)}\n\n"
 
 
-def _idempotency(key: str | None, route: str, payload: Any) -> Idempotency | None:
+def _idempotency(
+    key: str | None, route: str, payload: Any, principal: Principal
+) -> Idempotency | None:
     if key is None:
         return None
-    return Idempotency(f"anonymous POST {route}", key, fingerprint(payload))
+    return Idempotency(f"{principal.scope} POST {route}", key, fingerprint(payload))
 
 
 @router.post("/generations", summary="Create images from a prompt")
 def generations(
-    body: ImageGenerationBody, c: ContainerDep, http: Request, idem_key: IdemHeader = None
+    body: ImageGenerationBody,
+    c: ContainerDep,
+    http: Request,
+    principal: CurrentUser,
+    idem_key: IdemHeader = None,
 ) -> Response:
     request = to_request(body, c.registry)
-    idem = _idempotency(idem_key, "/v1/images/generations", body.model_dump(mode="json"))
+    payload = body.model_dump(mode="json")
+    idem = _idempotency(idem_key, "/v1/images/generations", payload, principal)
     return _respond(c, http, request, body.response_format, body.stream, idem,
-                    "image_generation")  # fmt: skip
+                    "image_generation", principal)  # fmt: skip
 
 
 async def _read_upload(upload: UploadFile, param: str, c: ContainerDep) -> ImageInput:
@@ -159,6 +168,7 @@ def _digest(images: list[ImageInput]) -> list[str]:
 async def edits(
     c: ContainerDep,
     http: Request,
+    principal: CurrentUser,
     prompt: Annotated[str, Form(min_length=1, max_length=32_000)],
     image: Annotated[list[UploadFile] | None, File(description="Image(s) to edit")] = None,
     image_list: Annotated[list[UploadFile] | None, File(alias="image[]")] = None,
@@ -186,14 +196,11 @@ async def edits(
         raise InvalidRequestError(f"input_fidelity: {input_fidelity!r} is not allowed; "
                                   "allowed: low, high", param="input_fidelity")  # fmt: skip
     images = [await _read_upload(u, f"image[{i}]", c) for i, u in enumerate(uploads)]
-    mask_image = await _read_upload(mask, "mask", c) if mask is not None else None
-    if mask_image is not None and (mask_image.width, mask_image.height) != (
-        images[0].width, images[0].height,
-    ):  # fmt: skip
-        raise InvalidRequestError(
-            f"mask: {mask_image.width}x{mask_image.height} does not match the first image "
-            f"({images[0].width}x{images[0].height})", param="mask", code="mask_dimension_mismatch",
-        )  # fmt: skip
+    mask_image = None
+    if mask is not None:
+        mask_bytes = await mask.read(c.settings.max_upload_bytes + 1)
+        mask_image = load_mask(mask_bytes, images[0], param="mask", name=mask.filename,
+                               max_bytes=c.settings.max_upload_bytes)  # fmt: skip
     body = _form_body(
         prompt=prompt,
         model=model,
@@ -213,14 +220,15 @@ async def edits(
     request = to_request(body, c.registry, Mode.EDIT, refs, mask_image)
     payload = {**body.model_dump(mode="json"), "images": _digest(images),
                "mask": _digest([mask_image]) if mask_image else None}  # fmt: skip
-    idem = _idempotency(idem_key, "/v1/images/edits", payload)
-    return _respond(c, http, request, response_format, stream, idem, "image_edit")
+    idem = _idempotency(idem_key, "/v1/images/edits", payload, principal)
+    return _respond(c, http, request, response_format, stream, idem, "image_edit", principal)
 
 
 @router.post("/variations", summary="Variations of an image (multipart)")
 async def variations(
     c: ContainerDep,
     http: Request,
+    principal: CurrentUser,
     image: Annotated[UploadFile, File()],
     model: Annotated[str, Form()] = "compose",
     n: Annotated[int, Form(ge=1, le=10)] = 1,
@@ -241,5 +249,5 @@ async def variations(
     )
     request = to_request(body, c.registry, Mode.VARIATION, (Reference(source),))
     payload = {**body.model_dump(mode="json"), "image": _digest([source])}
-    idem = _idempotency(idem_key, "/v1/images/variations", payload)
-    return _respond(c, http, request, response_format, False, idem, "image_variation")
+    idem = _idempotency(idem_key, "/v1/images/variations", payload, principal)
+    return _respond(c, http, request, response_format, False, idem, "image_variation", principal)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from pixelforge.api.auth import CurrentUser
 from pixelforge.api.deps import ContainerDep
 from pixelforge.api.schemas import JobCreate, engine_options, shape
 from pixelforge.domain import GenerationRequest, Reference, Tier
@@ -26,6 +27,7 @@ from pixelforge.domain.request import (
     parse_enum,
 )
 from pixelforge.errors import InvalidRequestError
+from pixelforge.services.accounts import Principal
 from pixelforge.services.images import load_image
 from pixelforge.services.jobs import Idempotency, fingerprint
 from pixelforge.store.jobs import TERMINAL
@@ -33,14 +35,14 @@ from pixelforge.store.jobs import TERMINAL
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
 
-def _reference(c: ContainerDep, i: int, ref: Any) -> Reference:
+def _reference(c: ContainerDep, i: int, ref: Any, principal: Principal) -> Reference:
     param = f"references[{i}]"
     role = parse_enum(ReferenceRole, ref.role, f"{param}.role")
     if (ref.asset_id is None) == (ref.b64_json is None):
         raise InvalidRequestError(f"{param}: give exactly one of asset_id or b64_json", param=param)
     if ref.asset_id is not None:
-        data, fmt = c.assets.file(ref.asset_id)
-        asset = c.assets.get(ref.asset_id)
+        data, fmt = c.assets.file(ref.asset_id, principal=principal)
+        asset = c.assets.get(ref.asset_id, principal)
         return Reference(ImageInput(data, asset.width, asset.height, fmt.value), role)
     try:
         raw = base64.b64decode(ref.b64_json, validate=True)
@@ -50,14 +52,14 @@ def _reference(c: ContainerDep, i: int, ref: Any) -> Reference:
                                 max_pixels=c.settings.max_image_pixels), role)  # fmt: skip
 
 
-def to_request(c: ContainerDep, body: JobCreate) -> GenerationRequest:
+def to_request(c: ContainerDep, body: JobCreate, principal: Principal) -> GenerationRequest:
     c.registry.resolve(body.model)
     extra = shape(body.size or "auto", body.aspect_ratio, body.resolution)
     extra.setdefault("tier", Tier.parse(body.resolution))
     return GenerationRequest(
         prompt=body.prompt, model=body.model, mode=Mode(body.mode),
         negative_prompt=body.negative_prompt, n=body.n, seed=body.seed,
-        references=tuple(_reference(c, i, r) for i, r in enumerate(body.references)),
+        references=tuple(_reference(c, i, r, principal) for i, r in enumerate(body.references)),
         quality=Quality(body.quality), output_format=OutputFormat(body.output_format),
         output_compression=body.output_compression, background=Background(body.background),
         options=engine_options(c.registry, body.model, body.options), **extra,
@@ -68,14 +70,15 @@ def to_request(c: ContainerDep, body: JobCreate) -> GenerationRequest:
 def create_job(
     body: JobCreate,
     c: ContainerDep,
+    principal: CurrentUser,
     idem_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
 ) -> JSONResponse:
-    request = to_request(c, body)
+    request = to_request(c, body, principal)
     idem = None
     if idem_key is not None:
-        idem = Idempotency("anonymous POST /api/jobs", idem_key,
+        idem = Idempotency(f"{principal.scope} POST /api/jobs", idem_key,
                            fingerprint(body.model_dump(mode="json")))  # fmt: skip
-    submitted = c.jobs.submit(request, idem)
+    submitted = c.jobs.submit(request, idem, principal=principal)
     headers = {"Location": f"/api/jobs/{submitted.job.id}"}
     if submitted.replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -89,13 +92,13 @@ def create_job(
 
 
 @router.get("/{job_id}", summary="Read a job")
-def get_job(job_id: str, c: ContainerDep) -> dict[str, Any]:
-    return c.jobs.view(c.jobs.get(job_id))
+def get_job(job_id: str, c: ContainerDep, principal: CurrentUser) -> dict[str, Any]:
+    return c.jobs.view(c.jobs.get(job_id, principal))
 
 
 @router.post("/{job_id}/cancel", summary="Cancel a queued or running job")
-def cancel_job(job_id: str, c: ContainerDep) -> dict[str, Any]:
-    return c.jobs.view(c.jobs.cancel(job_id))
+def cancel_job(job_id: str, c: ContainerDep, principal: CurrentUser) -> dict[str, Any]:
+    return c.jobs.view(c.jobs.cancel(job_id, principal))
 
 
 def _sse(event: str, data: dict[str, Any]) -> str:
@@ -103,8 +106,10 @@ def _sse(event: str, data: dict[str, Any]) -> str:
 
 
 @router.get("/{job_id}/events", summary="Server-sent events: queue position, progress, done")
-async def job_events(job_id: str, c: ContainerDep, request: Request) -> StreamingResponse:
-    await run_in_threadpool(c.jobs.get, job_id)  # 404 before the stream starts
+async def job_events(
+    job_id: str, c: ContainerDep, request: Request, principal: CurrentUser
+) -> StreamingResponse:
+    await run_in_threadpool(c.jobs.get, job_id, principal)  # 404 before the stream starts
 
     async def stream() -> AsyncIterator[str]:
         last: tuple[Any, ...] | None = None

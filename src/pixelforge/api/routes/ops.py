@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 
+from pixelforge.api.auth import AdminUser, CurrentUser
 from pixelforge.api.deps import ContainerDep
 from pixelforge.errors import NotFoundError
 
@@ -34,8 +35,8 @@ def readyz(c: ContainerDep) -> JSONResponse:
                         status_code=200 if ready else 503)  # fmt: skip
 
 
-@router.get("/metrics", summary="Prometheus metrics")
-def metrics(c: ContainerDep) -> Response:
+@router.get("/metrics", summary="Prometheus metrics (admin)", response_class=PlainTextResponse)
+def metrics(c: ContainerDep, _: AdminUser) -> Response:
     return Response(c.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
@@ -57,12 +58,12 @@ def _model(info: Any) -> dict[str, Any]:
 
 
 @router.get("/v1/models", summary="List models (OpenAI-compatible)")
-def list_models(c: ContainerDep) -> dict[str, Any]:
+def list_models(c: ContainerDep, _: CurrentUser) -> dict[str, Any]:
     return {"object": "list", "data": [_model(m) for m in c.registry.models()]}
 
 
 @router.get("/v1/models/{model_id}", summary="Read a model")
-def get_model(model_id: str, c: ContainerDep) -> dict[str, Any]:
+def get_model(model_id: str, c: ContainerDep, _: CurrentUser) -> dict[str, Any]:
     for info in c.registry.models():
         if info.id == model_id:
             return _model(info)
