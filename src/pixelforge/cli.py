@@ -10,6 +10,8 @@ import ipaddress
 import logging
 import re
 import sys
+import time
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
 
@@ -18,15 +20,17 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pixelforge.bootstrap import build_app
+from pixelforge.bootstrap import Store, build_app, open_store
+from pixelforge.config import Settings
 from pixelforge.domain import GenerationRequest, Reference, Tier, parse_size
 from pixelforge.domain.request import Background, Mode, OutputFormat, ReferenceRole, parse_enum
 from pixelforge.engines.base import ProgressEvent
 from pixelforge.engines.compose.brief import parse_brief
 from pixelforge.engines.compose.engine import ComposeOptions
 from pixelforge.engines.compose.parse import suggest_aspect_ratio
-from pixelforge.errors import InvalidRequestError, PixelforgeError
+from pixelforge.errors import InvalidRequestError, NotFoundError, PixelforgeError
 from pixelforge.services.images import load_image
+from pixelforge.services.pricing import from_micro, to_micro
 
 app = typer.Typer(
     add_completion=False,
@@ -191,6 +195,16 @@ def list_models() -> None:
     out.print(table)
 
 
+def _accounts_on(settings: Settings) -> bool:
+    if settings.auth == "off":
+        return False
+    store = open_store(settings)
+    try:
+        return store.accounts.any_users()
+    finally:
+        store.db.dispose()
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -203,26 +217,145 @@ def _is_loopback(host: str) -> bool:
 @app.command()
 def serve(
     host: Annotated[
-        str, typer.Option("--host", help="Address to bind (loopback only for now).")
+        str, typer.Option("--host", help="Address to bind (non-loopback needs accounts).")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
     workers: Annotated[int | None, typer.Option("--workers", help="Worker threads.")] = None,
 ) -> None:
     """Start the studio server (OpenAI-compatible API, jobs, assets) on the embedded defaults."""
-    if not _is_loopback(host):
-        raise UsageError(
-            f"--host: {host!r} is not a loopback address; until accounts exist Pixelforge "
-            "serves only 127.0.0.1, ::1 or localhost (put a reverse proxy with auth in front)"
-        )
     import uvicorn
 
     from pixelforge.api.app import create_app
-    from pixelforge.config import Settings
 
     settings = Settings() if workers is None else Settings(workers=workers)
+    if not _is_loopback(host) and not _accounts_on(settings):
+        raise UsageError(
+            f"--host: {host!r} is not a loopback address and no accounts exist; create an admin "
+            "first (pixelforge users create EMAIL --admin), or serve on 127.0.0.1"
+        )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     err.print(f"Pixelforge on http://{host}:{port}  (data: {settings.home})", markup=False)
     uvicorn.run(create_app(settings), host=host.strip("[]"), port=port, log_level="warning")
+
+
+users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+credits_app = typer.Typer(help="Manage credits.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
+app.add_typer(credits_app, name="credits")
+
+
+def _store() -> Store:
+    return open_store()
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Argument(help="The user's email (their sign-in name).")],
+    admin: Annotated[bool, typer.Option("--admin", help="Make the user an admin.")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create a user; the password comes from a prompt or --password-stdin."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    store = _store()
+    try:
+        user = store.accounts.create_user(email, password, "admin" if admin else "member")
+    except InvalidRequestError as exc:
+        raise _as_cli(exc) from None
+    finally:
+        store.db.dispose()
+    out.print(f"{user.id} {user.email} {user.role}", markup=False)
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users with their role and balance."""
+    store = _store()
+    try:
+        table = Table("id", "email", "role", "balance (USD)")
+        for user in store.accounts.list_users():
+            table.add_row(user.id, user.email, user.role,
+                          str(from_micro(store.credits.balance(user.id))))  # fmt: skip
+        out.print(table)
+    finally:
+        store.db.dispose()
+
+
+@keys_app.command("create")
+def keys_create(
+    user: Annotated[str, typer.Option("--user", help="Owner's email.")],
+    name: Annotated[str, typer.Option("--name", help="A label for the key.")] = "default",
+    expires_days: Annotated[
+        float | None, typer.Option("--expires-days", help="Expire after this many days.")
+    ] = None,
+    budget: Annotated[str | None, typer.Option("--budget", help="Spending cap in USD.")] = None,
+) -> None:
+    """Create an API key and print it once (it is stored only as a hash)."""
+    store = _store()
+    try:
+        owner = store.accounts.user_by_email(user)
+        expires = time.time() + expires_days * 86400 if expires_days else None
+        cap = _usd(budget, "--budget") if budget is not None else None
+        key, raw = store.accounts.create_key(owner.id, name, expires_at=expires, budget=cap)
+    except (InvalidRequestError, NotFoundError) as exc:
+        raise UsageError(f"--user: {exc.message}") from None
+    finally:
+        store.db.dispose()
+    err.print(f"key {key.id} for {owner.email}; copy it now, it is not shown again:",
+              markup=False)  # fmt: skip
+    out.print(raw, markup=False)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_...).")]) -> None:
+    """Revoke an API key; it stops working at once."""
+    store = _store()
+    try:
+        key = store.accounts.revoke_key(key_id, None)
+    except NotFoundError as exc:
+        raise UsageError(f"KEY_ID: {exc.message}") from None
+    finally:
+        store.db.dispose()
+    out.print(f"revoked {key.id} ({key.name})", markup=False)
+
+
+def _usd(text: str, option: str) -> int:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise UsageError(
+            f"{option}: {text!r} is not an amount; write USD like 10 or 2.50"
+        ) from None
+    if not value.is_finite() or value.as_tuple().exponent < -6:  # type: ignore[operator]
+        raise UsageError(f"{option}: {text!r} is not an amount; at most 6 decimals")
+    return to_micro(value)
+
+
+@credits_app.command("grant")
+def credits_grant(
+    email: Annotated[str, typer.Argument(help="The user's email.")],
+    amount: Annotated[str, typer.Argument(help="USD, e.g. 10 or 2.50.")],
+    note: Annotated[str, typer.Option("--note", help="Why (kept in the ledger).")] = "cli grant",
+) -> None:
+    """Grant credits to a user and print the new balance."""
+    micro = _usd(amount, "AMOUNT")
+    store = _store()
+    try:
+        user = store.accounts.user_by_email(email)
+        balance = store.credits.grant(user.id, micro, note)
+    except NotFoundError as exc:
+        raise UsageError(f"EMAIL: {exc.message}") from None
+    except InvalidRequestError as exc:
+        raise UsageError(f"AMOUNT: {exc.message}") from None
+    finally:
+        store.db.dispose()
+    out.print(f"{user.email} balance {from_micro(balance)} USD", markup=False)
 
 
 @app.command()

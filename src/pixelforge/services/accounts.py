@@ -24,6 +24,7 @@ from pixelforge.errors import (
     InvalidRequestError,
     NotFoundError,
 )
+from pixelforge.services.pricing import MAX_MICRO, from_micro
 from pixelforge.store.db import Database
 from pixelforge.store.jobs import new_id
 from pixelforge.store.models import ApiKey, SessionRecord, User
@@ -179,8 +180,10 @@ class Accounts:
         """A new key: (record, the raw key, shown once and never stored)."""
         if not 1 <= len(name) <= 120:
             raise InvalidRequestError("name: must be 1 to 120 characters", param="name")
-        if budget is not None and budget < 0:
-            raise InvalidRequestError(f"budget: {budget} must be >= 0", param="budget")
+        if budget is not None and not 0 <= budget <= MAX_MICRO:
+            raise InvalidRequestError(
+                f"budget: must be 0 to {from_micro(MAX_MICRO)} USD", param="budget"
+            )
         key_id = new_id("key")
         raw = f"pf-{key_id[4:12]}_{secrets.token_urlsafe(32)}"
         record = ApiKey(id=key_id, user_id=user_id, name=name, key_hash=sha256(raw),

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pixelforge.errors import IdempotencyReusedError, InvalidRequestError, NotFoundError
-from pixelforge.services.pricing import from_micro
+from pixelforge.services.pricing import MAX_MICRO, from_micro
 from pixelforge.store import ledger
 from pixelforge.store.db import Database
 from pixelforge.store.models import IdempotencyRecord, LedgerEntry, User
@@ -39,6 +39,10 @@ class Credits:
         if kind == ledger.GRANT and amount <= 0:
             raise InvalidRequestError(f"amount: a grant must be positive (got {amount})",
                                       param="amount")  # fmt: skip
+        if abs(amount) > MAX_MICRO:
+            raise InvalidRequestError(
+                f"amount: at most {from_micro(MAX_MICRO)} USD at a time", param="amount"
+            )
         if s.get(User, user_id) is None:
             raise NotFoundError(f"user {user_id!r} not found", param="user_id",
                                 code="user_not_found")  # fmt: skip
@@ -77,8 +81,10 @@ class Credits:
 
     def set_quotas(self, user_id: str, daily: int | None, monthly: int | None) -> User:
         for name, value in (("daily", daily), ("monthly", monthly)):
-            if value is not None and value < 0:
-                raise InvalidRequestError(f"{name}: must be >= 0 or null", param=name)
+            if value is not None and not 0 <= value <= MAX_MICRO:
+                raise InvalidRequestError(
+                    f"{name}: must be 0 to {from_micro(MAX_MICRO)} USD, or null", param=name
+                )
         with self.db.write() as s:
             user = s.get(User, user_id)
             if user is None:

@@ -17,6 +17,8 @@ from typing import Any
 from pixelforge.domain import GenerationRequest
 
 MICRO = Decimal(1_000_000)
+#: The largest amount we accept anywhere (one billion USD): fits every database's BIGINT.
+MAX_MICRO = 10**15
 
 
 def to_micro(usd: str | Decimal) -> int:
