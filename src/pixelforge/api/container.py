@@ -15,6 +15,7 @@ from pixelforge.jobs.worker import JobRunner, WorkerPool
 from pixelforge.services.accounts import Accounts
 from pixelforge.services.assets import AssetService
 from pixelforge.services.credits import Credits
+from pixelforge.services.fetch import FetchPolicy, SafeFetcher
 from pixelforge.services.jobs import JobService
 from pixelforge.services.pricing import PriceTable
 from pixelforge.store.blobs import LocalBlobStore
@@ -36,6 +37,7 @@ class Container:
     prices: PriceTable
     credits: Credits
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0))
+    fetcher: SafeFetcher = field(default_factory=SafeFetcher)
     _users_seen: list[float] = field(default_factory=lambda: [0.0, 0.0])
 
     def auth_required(self) -> bool:
@@ -75,6 +77,7 @@ class Container:
         return cls(
             settings, db, registry, queue, jobs, AssetService(db, blobs), pool, metrics,
             accounts, prices, Credits(db), RateLimiter(settings.rate_limit_per_minute),
+            SafeFetcher(FetchPolicy(max_bytes=settings.max_upload_bytes)),
         )  # fmt: skip
 
     def start(self) -> None:

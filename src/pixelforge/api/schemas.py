@@ -53,8 +53,11 @@ class ImageGenerationBody(_Strict):
 
 
 class ReferenceIn(_Strict):
+    """One reference image: an asset of yours, inline base64, or (if enabled) a URL."""
+
     asset_id: str | None = None
     b64_json: str | None = None
+    url: str | None = Field(default=None, max_length=2048)
     role: str = "subject"
 
 

@@ -26,7 +26,7 @@ from pixelforge.domain.request import (
     ReferenceRole,
     parse_enum,
 )
-from pixelforge.errors import InvalidRequestError
+from pixelforge.errors import InvalidRequestError, PermissionDeniedError
 from pixelforge.services.accounts import Principal
 from pixelforge.services.images import load_image
 from pixelforge.services.jobs import Idempotency, fingerprint
@@ -38,8 +38,20 @@ router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 def _reference(c: ContainerDep, i: int, ref: Any, principal: Principal) -> Reference:
     param = f"references[{i}]"
     role = parse_enum(ReferenceRole, ref.role, f"{param}.role")
-    if (ref.asset_id is None) == (ref.b64_json is None):
-        raise InvalidRequestError(f"{param}: give exactly one of asset_id or b64_json", param=param)
+    given = [f for f in ("asset_id", "b64_json", "url") if getattr(ref, f) is not None]
+    if len(given) != 1:
+        raise InvalidRequestError(f"{param}: give exactly one of asset_id, b64_json or url",
+                                  param=param)  # fmt: skip
+    if ref.url is not None:
+        if not c.settings.allow_reference_urls:
+            raise PermissionDeniedError(
+                f"{param}.url: reference images by URL are off on this server "
+                "(PIXELFORGE_ALLOW_REFERENCE_URLS); send b64_json instead",
+                param=f"{param}.url", code="feature_disabled",
+            )  # fmt: skip
+        raw = c.fetcher.fetch(ref.url, param=f"{param}.url")
+        return Reference(load_image(raw, param=param, max_bytes=c.settings.max_upload_bytes,
+                                    max_pixels=c.settings.max_image_pixels), role)  # fmt: skip
     if ref.asset_id is not None:
         data, fmt = c.assets.file(ref.asset_id, principal=principal)
         asset = c.assets.get(ref.asset_id, principal)
