@@ -39,6 +39,16 @@ class Settings(BaseSettings):
     """USD per image for local engines (compose, diffusers); default from the price table."""
     session_days: float = Field(default=7.0, gt=0)
     allow_reference_urls: bool = False
+    oidc_issuer: str | None = None
+    """OpenID Connect issuer URL; with a client id it enables "Sign in with SSO"."""
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_redirect_url: str | None = None
+    """Where the provider sends users back: https://<server>/auth/oidc/callback."""
+    oidc_create_users: bool = False
+    """Create a member account on first SSO sign-in (else the email must already exist)."""
+    oidc_allowed_domains: str = ""
+    """Comma-separated email domains allowed to sign in with SSO (empty: any)."""
     public_url: str | None = None
     """Base URL used in ``url`` responses; default: the request's own base URL."""
 

@@ -110,9 +110,13 @@ ROUTES = [
     Route("get_job", "GET", "/api/jobs/{id}", lambda w: w.job_id, 200, "job"),
     Route("job_events", "GET", "/api/jobs/{id}/events", lambda w: w.job_id, 200, "job"),
     Route(
-        "cancel_job", "POST", "/api/jobs/{id}/cancel", lambda w: w.submit("A", "blocking"), 200,
+        "cancel_job",
+        "POST",
+        "/api/jobs/{id}/cancel",
+        lambda w: w.submit("A", "blocking"),
+        200,
         "job",
-    ),  # fmt: skip
+    ),
     Route("get_asset", "GET", "/api/assets/{id}", lambda w: w.asset_id, 200, "asset"),
     Route("get_asset_file", "GET", "/api/assets/{id}/file", lambda w: w.asset_id, 200, "asset"),
     Route("delete_asset", "DELETE", "/api/assets/{id}", lambda w: w.finished("A")[1], 204, "asset"),
@@ -185,9 +189,7 @@ def test_resource_route_hides_object_like_missing_id_when_other_member(
     if route.name == "cancel_job":
         cleanup.append(object_id)
     missing = f"{route.missing_prefix}_{uuid.uuid4().hex}"
-    assert _shape(call(world, route, object_id, "B")) == _shape(
-        call(world, route, missing, "B")
-    )
+    assert _shape(call(world, route, object_id, "B")) == _shape(call(world, route, missing, "B"))
 
 
 # -- lists -----------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +30,7 @@ class Site:
     live: LiveServer
     http: httpx.Client
     count: int = 0
+    csrf: dict[str, str] = field(default_factory=dict)  # session cookie -> its CSRF token
 
     def user(self, credits: int = 10_000_000, role: str = "member") -> tuple[str, str]:
         """A new user: (email, user id), with ``credits`` micro-USD."""
@@ -44,13 +45,21 @@ class Site:
         record, raw = self.live.container.accounts.create_key(user_id, "k", **kwargs)
         return record.id, raw
 
-    def login(self, email: str, password: str = PASSWORD, cookie: str | None = None) -> Any:
+    def login(
+        self, email: str, password: str = PASSWORD, cookie: str | None = None
+    ) -> httpx.Response:
         headers = {"Cookie": f"{COOKIE}={cookie}"} if cookie else {}
         response = self.http.post(
             "/auth/login", json={"email": email, "password": password}, headers=headers
         )
         self.http.cookies.clear()  # every request below names its cookie itself
+        if response.status_code == 200:
+            self.csrf[session_cookie(response)] = response.json()["csrf_token"]
         return response
+
+    def same_site(self, raw: str) -> dict[str, str]:
+        """Cookie, our Origin and the session's CSRF token: what the studio sends."""
+        return {**with_cookie(raw), "Origin": self.live.base_url, "X-CSRF-Token": self.csrf[raw]}
 
 
 def bearer(raw: str) -> dict[str, str]:
@@ -129,42 +138,13 @@ def test_old_session_answers_401_when_user_signed_in_again(site: Site) -> None:
 def test_logout_answers_204_when_signed_in(site: Site) -> None:
     email, _ = site.user()
     raw = session_cookie(site.login(email))
-    assert site.http.post("/auth/logout", headers=bearer_free_logout(site, raw)).status_code == 204
-
-
-def bearer_free_logout(site: Site, raw: str) -> dict[str, str]:
-    """Cookie, our Origin and the session's CSRF token: what the studio sends to sign out."""
-    origin = site.live.base_url
-    me = site.http.get("/auth/me", headers=with_cookie(raw))
-    assert me.status_code == 200
-    return {**with_cookie(raw), "Origin": origin, "X-CSRF-Token": _csrf_of(site, raw)}
-
-
-_CSRF: dict[str, str] = {}
-
-
-def _csrf_of(site: Site, raw: str) -> str:
-    return _CSRF[raw]
-
-
-@pytest.fixture(autouse=True)
-def _remember_csrf(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep each session's CSRF token (from the login body) by its cookie."""
-    original = Site.login
-
-    def login(self: Site, *args: Any, **kwargs: Any) -> httpx.Response:
-        response: httpx.Response = original(self, *args, **kwargs)
-        if response.status_code == 200:
-            _CSRF[session_cookie(response)] = response.json()["csrf_token"]
-        return response
-
-    monkeypatch.setattr(Site, "login", login)
+    assert site.http.post("/auth/logout", headers=site.same_site(raw)).status_code == 204
 
 
 def test_replayed_cookie_answers_401_when_logged_out(site: Site) -> None:
     email, _ = site.user()
     raw = session_cookie(site.login(email))
-    site.http.post("/auth/logout", headers=bearer_free_logout(site, raw))
+    site.http.post("/auth/logout", headers=site.same_site(raw))
     assert site.http.get("/auth/me", headers=with_cookie(raw)).status_code == 401
 
 
@@ -257,7 +237,6 @@ HOSTILE = {
     "basic": "Basic xyz",
     "empty": "",
     "scheme_only": "Bearer",
-    "scheme_space": "Bearer ",
     "lowercase_unknown_key": "bearer pf-00000000_unknown",
     "percent": "Bearer %00%27",
     "prefix_like": "Bearer pf-",
@@ -296,7 +275,7 @@ def test_nul_in_authorization_is_refused_without_500_when_sent(site: Site) -> No
 @given(token=st.text(max_size=300))
 def test_fuzzed_bearer_token_answers_401_envelope_when_sent(site: Site, token: str) -> None:
     try:
-        response = _authorized_get(site, b"Bearer " + token.encode("utf-8", "surrogatepass"))
+        response = _authorized_get(site, b"Bearer " + token.encode())
     except (httpx.LocalProtocolError, h11.LocalProtocolError):
         reject()  # NUL, CR, LF and friends: httpx will not send them (tested raw above)
     assert (response.status_code, set(response.json()["error"])) == (401, ENVELOPE)
