@@ -99,6 +99,6 @@ async def _too_large(send: Send, rid: str, limit: int) -> None:
     data = json.dumps(body).encode()
     await send({"type": "http.response.start", "status": 413, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
-        (b"x-request-id", rid.encode()), (b"x-content-type-options", b"nosniff"),
+        (b"x-request-id", rid.encode()), *SECURITY_HEADERS,
     ]})  # fmt: skip
     await send({"type": "http.response.body", "body": data})

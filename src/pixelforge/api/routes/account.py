@@ -102,8 +102,8 @@ def create_key(body: KeyCreate, c: ContainerDep, principal: CurrentUser) -> dict
 
 @router.delete("/api/keys/{key_id}", summary="Revoke an API key (takes effect at once)")
 def revoke_key(key_id: str, c: ContainerDep, principal: CurrentUser) -> dict[str, Any]:
-    owner = None if principal.is_admin else principal.user_id
-    return key_view(c.accounts.revoke_key(key_id, owner or "-"))
+    owner = None if principal.is_admin else (principal.user_id or "-")
+    return key_view(c.accounts.revoke_key(key_id, owner))
 
 
 @router.get("/api/credits", summary="Your balance and recent ledger entries")

@@ -25,8 +25,9 @@ def list_assets(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
+    owner = None if principal.is_admin else principal.user_id
     page = c.assets.search(
-        model=model, text=q, since=since, until=until, offset=offset, limit=limit
+        owner=owner, model=model, text=q, since=since, until=until, offset=offset, limit=limit
     )
     base = str(request.base_url).rstrip("/")
     return {
