@@ -138,6 +138,14 @@ class RateLimitedError(PixelforgeError):
         self.headers = headers
 
 
+class OidcProviderError(PixelforgeError):
+    """The identity provider could not be reached or answered nonsense."""
+
+    status = 502
+    type = "upstream_error"
+    code = "oidc_unavailable"
+
+
 def allowed(values: Iterable[object]) -> str:
     """Render a list of allowed values for an error message."""
     return ", ".join(str(v) for v in values)

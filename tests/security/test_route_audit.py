@@ -21,6 +21,8 @@ DOCUMENTED_PUBLIC = {
     "/healthz",
     "/readyz",
     "/auth/login",
+    "/auth/oidc/login",
+    "/auth/oidc/callback",
     "/docs",
     "/docs/oauth2-redirect",
     "/openapi.json",
@@ -93,7 +95,9 @@ def test_public_paths_equal_documented_set_when_imported() -> None:
 
 def test_public_api_routes_are_only_health_and_login_when_app_is_built(tmp_path: Path) -> None:
     public = {path for path, _ in _api_routes(tmp_path) if path in PUBLIC_PATHS}
-    assert public == {"/healthz", "/readyz", "/auth/login"}
+    assert public == {
+        "/healthz", "/readyz", "/auth/login", "/auth/oidc/login", "/auth/oidc/callback",
+    }  # fmt: skip
 
 
 def test_api_code_never_reads_url_path_for_authorization_when_grepped() -> None:

@@ -22,6 +22,8 @@ PUBLIC_PATHS = frozenset(
         "/healthz",
         "/readyz",
         "/auth/login",
+        "/auth/oidc/login",
+        "/auth/oidc/callback",
         "/docs",
         "/docs/oauth2-redirect",
         "/openapi.json",
