@@ -23,13 +23,13 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
+    initialize,
     invariant,
     precondition,
     rule,
     run_state_machine_as_test,
 )
 from sqlalchemy import func, select
-from testing_engines import ZeroWorkEngine
 
 from pixelforge.api.container import Container
 from pixelforge.api.metrics import Metrics
@@ -47,6 +47,7 @@ from pixelforge.services.jobs import Idempotency, fingerprint
 from pixelforge.store import ledger
 from pixelforge.store.jobs import CANCELED, FAILED, QUEUED, RUNNING, SUCCEEDED, TERMINAL, Claimed
 from pixelforge.store.models import Job, LedgerEntry
+from testing_engines import ZeroWorkEngine
 
 LEASE = 10.0
 MAX_ATTEMPTS = 2
@@ -55,6 +56,10 @@ QUALITIES = ("low", "medium", "high", "auto")
 # Where the PostgreSQL run gets its databases; None: SQLite in a temp dir.
 _DATABASES: dict[str, Any] = {"factory": None}
 _names = itertools.count()
+BODIES = st.fixed_dictionaries(
+    {"model": st.sampled_from(MODELS), "n": st.integers(1, 3),
+     "quality": st.sampled_from(QUALITIES)}
+)  # fmt: skip
 
 
 @dataclass
@@ -141,13 +146,9 @@ class LedgerMachine(RuleBasedStateMachine):
             self._settle_model(self.jobs[claimed.id], status)
 
     # -- rules -----------------------------------------------------------------------------
-    @rule(
-        user=st.integers(0, 1), n=st.integers(1, 3), model=st.sampled_from(MODELS),
-        quality=st.sampled_from(QUALITIES), with_key=st.booleans(),
-    )  # fmt: skip
-    def submit(self, user: int, n: int, model: str, quality: str, with_key: bool) -> None:
-        key = f"key-{next(_names)}" if with_key else None
-        self._submit(user, {"model": model, "n": n, "quality": quality}, key)
+    @rule(user=st.integers(0, 1), body=BODIES, with_key=st.booleans())
+    def submit(self, user: int, body: dict[str, Any], with_key: bool) -> None:
+        self._submit(user, body, f"key-{next(_names)}" if with_key else None)
 
     @precondition(lambda self: self.keys)
     @rule(pick=st.integers(0, 10**6))
@@ -173,6 +174,9 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule()
     def claim(self) -> None:
+        self._claim()
+
+    def _claim(self) -> None:
         # The reaper runs first: expired leases with every attempt used are failed + refunded.
         for job in self.jobs.values():
             if job.status == RUNNING and job.lease_until < self.now:
@@ -222,10 +226,13 @@ class LedgerMachine(RuleBasedStateMachine):
         self._finish(claimed, status)
         assert self.c.queue.finish(claimed, status) is False
 
-    @rule()
-    def crash_workers(self) -> None:
-        """Every worker holding a lease vanishes: time passes beyond the lease."""
+    @rule(reclaim=st.booleans())
+    def crash_workers(self, reclaim: bool) -> None:
+        """Every worker holding a lease vanishes: time passes beyond the lease; a worker
+        polling next re-claims a job, or (its attempts used up) the reaper fails it."""
         self.now += LEASE + 1
+        if reclaim:
+            self._claim()
 
     @precondition(lambda self: self.jobs)
     @rule(pick=st.integers(0, 10**6))
@@ -241,6 +248,17 @@ class LedgerMachine(RuleBasedStateMachine):
             self._settle_model(job, CANCELED)
         elif job.status == RUNNING:
             job.cancel_requested = True
+
+    @initialize(
+        first=st.integers(0, 2_000_000), second=st.integers(0, 2_000_000),
+        bodies=st.lists(st.tuples(st.integers(0, 1), BODIES), max_size=4),
+    )  # fmt: skip
+    def opening(self, first: int, second: int, bodies: list[tuple[int, Any]]) -> None:
+        for user, amount in enumerate((first, second)):
+            if amount:
+                self.grant(user, amount)
+        for user, body in bodies:
+            self._submit(user, body, None)
 
     @rule(user=st.integers(0, 1), amount=st.integers(1, 400_000))
     def grant(self, user: int, amount: int) -> None:
