@@ -179,9 +179,9 @@ class LedgerMachine(RuleBasedStateMachine):
     def _claim(self) -> None:
         # The reaper runs first: expired leases with every attempt used are failed + refunded.
         for job in self.jobs.values():
-            if job.status == RUNNING and job.lease_until < self.now:
-                if job.attempts >= MAX_ATTEMPTS:
-                    self._settle_model(job, FAILED)
+            expired = job.status == RUNNING and job.lease_until < self.now
+            if expired and job.attempts >= MAX_ATTEMPTS:
+                self._settle_model(job, FAILED)
         candidates = {
             j.id for j in self.jobs.values()
             if j.status == QUEUED or (j.status == RUNNING and j.lease_until < self.now)

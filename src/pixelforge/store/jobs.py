@@ -92,7 +92,12 @@ class _Statements:
         )
         expired = (
             select(*cols)
-            .where(_T.c.status == RUNNING, _T.c.lease_expires_at < bindparam("b_now"))
+            .where(
+                _T.c.status == RUNNING,
+                _T.c.lease_expires_at < bindparam("b_now"),
+                # A job that used every attempt is the reaper's, never claimed again.
+                _T.c.attempts < _T.c.max_attempts,
+            )
             .order_by(*_ORDER)
             .limit(1)
         )
@@ -263,7 +268,9 @@ class JobQueue:
         now = self.clock()
         if look_first:
             with self.db.read() as s:
-                if self._next(s.connection(), now) is None:
+                conn = s.connection()
+                idle = self._next(conn, now) is None
+                if idle and conn.execute(self._sql.reapable, {"b_now": now}).first() is None:
                     return None
         with self.db.write() as s:
             conn = s.connection()
