@@ -146,6 +146,27 @@ class OidcProviderError(PixelforgeError):
     code = "oidc_unavailable"
 
 
+class SafetyBlockedError(PixelforgeError):
+    """The provider's (or our) safety system refused the request; the job is refunded."""
+
+    status = 400
+    type = "image_generation_user_error"
+    code = "content_policy_violation"
+
+
+class UpstreamError(PixelforgeError):
+    """A hosted provider failed or answered something we cannot use."""
+
+    status = 502
+    type = "upstream_error"
+    code = "provider_bad_response"
+
+
+class UpstreamTimeoutError(UpstreamError):
+    status = 504
+    code = "provider_timeout"
+
+
 def allowed(values: Iterable[object]) -> str:
     """Render a list of allowed values for an error message."""
     return ", ".join(str(v) for v in values)
