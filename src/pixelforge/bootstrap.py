@@ -17,8 +17,31 @@ from pixelforge.services.generate import GenerateService
 from pixelforge.store.db import Database
 
 
-def default_engines() -> list[Engine]:
-    return [ComposeEngine(FontLibrary(), IconSet())]
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def default_engines(settings: Settings | None = None) -> list[Engine]:
+    """The built-in engine, plus each hosted engine whose API key is configured."""
+    settings = settings or Settings()
+    engines: list[Engine] = [ComposeEngine(FontLibrary(), IconSet())]
+    if settings.openai_api_key is not None:
+        from pixelforge.engines.openai_images import OpenAIImagesEngine
+
+        engines.append(OpenAIImagesEngine(
+            settings.openai_api_key.get_secret_value(), settings.openai_base_url,
+            _names(settings.openai_models), settings.provider_timeout_seconds,
+            settings.provider_max_retries,
+        ))  # fmt: skip
+    if settings.gemini_api_key is not None:
+        from pixelforge.engines.gemini_images import GeminiImagesEngine
+
+        engines.append(GeminiImagesEngine(
+            settings.gemini_api_key.get_secret_value(), settings.gemini_base_url,
+            _names(settings.gemini_models), settings.provider_timeout_seconds,
+            settings.provider_max_retries,
+        ))  # fmt: skip
+    return engines
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,5 +72,5 @@ def open_store(settings: Settings | None = None) -> Store:
 
 def build_app(settings: Settings | None = None, engines: Sequence[Engine] | None = None) -> App:
     settings = settings or Settings()
-    registry = ModelRegistry(engines if engines is not None else default_engines())
+    registry = ModelRegistry(engines if engines is not None else default_engines(settings))
     return App(settings=settings, registry=registry, generate=GenerateService(registry))

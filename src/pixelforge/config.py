@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -39,6 +39,19 @@ class Settings(BaseSettings):
     """USD per image for local engines (compose, diffusers); default from the price table."""
     session_days: float = Field(default=7.0, gt=0)
     allow_reference_urls: bool = False
+    openai_api_key: SecretStr | None = None
+    """Enables the ``openai`` engine (GPT Image models)."""
+    openai_base_url: str | None = None
+    """For gateways and OpenAI-compatible servers."""
+    openai_models: str = "gpt-image-1,gpt-image-1-mini,gpt-image-1.5,gpt-image-2"
+    gemini_api_key: SecretStr | None = None
+    """Enables the ``gemini`` engine (Nano Banana models)."""
+    gemini_base_url: str | None = None
+    gemini_models: str = (
+        "gemini-2.5-flash-image,gemini-3-pro-image-preview,gemini-3.1-flash-image-preview"
+    )
+    provider_timeout_seconds: float = Field(default=120.0, gt=0)
+    provider_max_retries: int = Field(default=2, ge=0, le=10)
     oidc_issuer: str | None = None
     """OpenID Connect issuer URL; with a client id it enables "Sign in with SSO"."""
     oidc_client_id: str | None = None

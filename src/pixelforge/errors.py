@@ -167,6 +167,12 @@ class UpstreamTimeoutError(UpstreamError):
     code = "provider_timeout"
 
 
+class ProviderRejectedError(InvalidRequestError):
+    """The provider refused the request as invalid (a 4xx other than moderation)."""
+
+    code = "provider_rejected_request"
+
+
 def allowed(values: Iterable[object]) -> str:
     """Render a list of allowed values for an error message."""
     return ", ".join(str(v) for v in values)

@@ -34,7 +34,7 @@ def create_app(
         container = await anyio.to_thread.run_sync(
             Container.build,
             settings,
-            list(engines) if engines is not None else default_engines(),
+            list(engines) if engines is not None else default_engines(settings),
             metrics,
         )
         container_holder["c"] = container

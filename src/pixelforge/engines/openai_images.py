@@ -1,0 +1,370 @@
+"""The ``openai`` engine: OpenAI Images API (``/v1/images/generations`` and ``/v1/images/edits``).
+
+Model names come from configuration; any name works. Capabilities follow the model's family:
+
+* **gpt-image-2 family** (names starting ``gpt-image-2``, e.g. ``gpt-image-2-2026-04-21``,
+  ``gpt-image-2.5-flare``): any ``WxH`` with both sides multiples of 16, ratio 1:3..3:1, long
+  edge <= 3840 and at most 3840x2160 pixels. The requested size is sent as is when it meets
+  those rules; otherwise (ratio beyond 3:1) the nearest conforming size is asked for and the
+  result is cover-cropped.
+* **every other name** (gpt-image-1, gpt-image-1-mini, gpt-image-1.5, new names): the three
+  native sizes only. Requests are mapped onto the native size nearest in aspect ratio, then the
+  returned image is resized and centre-cropped (cover) to exactly ``request.output_size``:
+
+  =====================  ====================================  ===========
+  requested ratio w/h    named ratios that land there          native size
+  =====================  ====================================  ===========
+  >= 1.225 (sqrt 1.5)    5:4, 4:3, 3:2, 16:9, 21:9, 4:1        1536x1024
+  0.816 .. 1.225         1:1 (and near-square explicit sizes)  1024x1024
+  <= 0.816               4:5, 3:4, 2:3, 9:16, 1:4              1024x1536
+  =====================  ====================================  ===========
+
+  Declared aspect ratios: 1:1, 3:2, 2:3 (tiers 512 and 1K); explicit sizes up to 1536 px a
+  side and 1536x1024 pixels, so nothing is ever upscaled much past what the model produced.
+
+Retries are ours (the SDK client has ``max_retries=0``): 429, 408, 409, 5xx and connection
+errors are retried up to ``max_retries`` times with exponential backoff and jitter, honouring
+``retry-after-ms`` / ``Retry-After`` (up to 60 s) and ``x-should-retry``. A *timeout* is never
+retried: the provider may have finished (and billed) the work, so we answer 504
+``provider_timeout`` instead of paying twice. A ``moderation_blocked`` 400 is the caller's
+prompt being refused: :class:`SafetyBlockedError`, never retried.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import io
+import math
+import random
+import re
+import time
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import httpx2
+import openai
+from openai.types import ImagesResponse
+from PIL import Image, ImageOps
+
+from pixelforge.domain import GenerationRequest, Mode, OutputFormat, Tier
+from pixelforge.domain.request import EngineOptions, ImageInput
+from pixelforge.domain.sizes import ASPECT_RATIOS, SIDE_STEP, Size, aspect_ratio_value
+from pixelforge.engines.base import (
+    CancelToken,
+    Capabilities,
+    Engine,
+    GeneratedImage,
+    GenerationResult,
+    ModelInfo,
+    ProgressEvent,
+    ProgressSink,
+    seeds_for,
+)
+from pixelforge.errors import (
+    PixelforgeError,
+    ProviderRejectedError,
+    SafetyBlockedError,
+    UpstreamError,
+    UpstreamTimeoutError,
+)
+
+
+class OpenAIOptions(EngineOptions):
+    """Options of the openai engine."""
+
+    input_fidelity: Literal["low", "high"] | None = None
+    """Edits only: ``high`` preserves faces and logos (not gpt-image-1-mini)."""
+    moderation: Literal["auto", "low"] = "auto"
+
+
+DEFAULT_MODELS = ("gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5", "gpt-image-2")
+FLEXIBLE_SIZE_PREFIXES = ("gpt-image-2",)
+NATIVE_SIZES = (Size(1536, 1024), Size(1024, 1024), Size(1024, 1536))
+FLEX_MAX_EDGE = 3840
+FLEX_MAX_PIXELS = 3840 * 2160
+FLEX_MAX_RATIO = 3.0
+RETRYABLE_STATUS = frozenset({408, 409, 429})
+MAX_HONOURED_WAIT = 60.0
+MAX_BACKOFF = 8.0
+VARIATION_PROMPT = "Create a close variation of this image, keeping its subject and style."
+
+
+def is_flexible(model: str) -> bool:
+    return model.startswith(FLEXIBLE_SIZE_PREFIXES)
+
+
+def within_ratio(name: str) -> bool:
+    w, h = aspect_ratio_value(name)
+    return max(w / h, h / w) <= FLEX_MAX_RATIO
+
+
+def capabilities_for(model: str) -> Capabilities:
+    flexible = is_flexible(model)
+    common: dict[str, Any] = {
+        "modes": frozenset(Mode),
+        "max_references": 16,
+        "mask": True,
+        "explicit_sizes": True,
+        "n_max": 10,
+        "deterministic_seed": False,
+        "negative_prompt": False,
+        "transparent_background": True,
+        "formats": frozenset(OutputFormat),
+        "speed_class": "standard",
+        "options_type": OpenAIOptions,
+    }
+    if flexible:
+        return Capabilities(
+            aspect_ratios=frozenset(r for r in ASPECT_RATIOS if within_ratio(r)),
+            tiers=frozenset({Tier.T512, Tier.T1K, Tier.T2K}),
+            max_pixels=FLEX_MAX_PIXELS,
+            max_edge=FLEX_MAX_EDGE,
+            **common,
+        )
+    return Capabilities(
+        aspect_ratios=frozenset({"1:1", "3:2", "2:3"}),
+        tiers=frozenset({Tier.T512, Tier.T1K}),
+        max_pixels=1536 * 1024,
+        max_edge=1536,
+        **common,
+    )
+
+
+def native_size(model: str, target: Size) -> Size:
+    """The size to ask the provider for, given the exact size the caller wants."""
+    ratio = target.ratio
+    if not is_flexible(model):
+        return min(NATIVE_SIZES, key=lambda s: abs(math.log(s.ratio / ratio)))
+    if 1 / FLEX_MAX_RATIO <= ratio <= FLEX_MAX_RATIO:
+        return target  # already multiples of 16 and within the edge/pixel limits (checked)
+    # Too elongated: ask for the 3:1 (or 1:3) size whose long edge matches, then crop.
+    long_edge = min(target.long_edge, FLEX_MAX_EDGE)
+    short = max(SIDE_STEP, math.ceil(long_edge / FLEX_MAX_RATIO / SIDE_STEP) * SIDE_STEP)
+    return Size(long_edge, short) if ratio > 1 else Size(short, long_edge)
+
+
+def fit_exact(image: Image.Image, size: Size) -> Image.Image:
+    """Resize and centre-crop (cover) ``image`` to exactly ``size``."""
+    keep_alpha = "A" in image.getbands() or "transparency" in image.info
+    image = image.convert("RGBA" if keep_alpha else "RGB")
+    if image.size == (size.width, size.height):
+        return image
+    return ImageOps.fit(image, (size.width, size.height), method=Image.Resampling.LANCZOS)
+
+
+def as_png(image: ImageInput, resize_to: tuple[int, int] | None = None) -> bytes:
+    if image.format == "png" and resize_to in (None, (image.width, image.height)):
+        return image.data
+    with Image.open(io.BytesIO(image.data)) as im:
+        out = im.convert("RGBA")
+        if resize_to is not None and out.size != resize_to:
+            out = out.resize(resize_to, Image.Resampling.LANCZOS)
+        buf = io.BytesIO()
+        out.save(buf, format="PNG")
+        return buf.getvalue()
+
+
+def retry_after(headers: httpx2.Headers | None) -> float | None:
+    """Seconds the provider asked us to wait, from ``retry-after-ms`` or ``Retry-After``."""
+    if headers is None:
+        return None
+    try:
+        if (ms := headers.get("retry-after-ms")) is not None:
+            return float(ms) / 1000
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        if re.fullmatch(r"\s*\d+(\.\d+)?\s*", value):
+            return float(value)
+        when = email.utils.parsedate_to_datetime(value)
+        return when.timestamp() - time.time()
+    except (TypeError, ValueError):
+        return None
+
+
+class OpenAIImagesEngine(Engine):
+    name = "openai"
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str | None = None,
+        models: Sequence[str] = DEFAULT_MODELS,
+        timeout: float = 120.0,
+        max_retries: int = 2,
+        http_client: httpx2.Client | None = None,
+        *,
+        backoff_base: float = 0.5,
+    ) -> None:
+        if not api_key:
+            raise ValueError("the openai engine needs an API key")
+        self._api_key = api_key
+        self.max_retries = max(0, max_retries)
+        self.backoff_base = backoff_base
+        self._models = [
+            ModelInfo(
+                id=m,
+                engine=self.name,
+                description=f"OpenAI Images API model {m}.",
+                capabilities=capabilities_for(m),
+            )
+            for m in dict.fromkeys(models)
+        ]
+        self.client = openai.OpenAI(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=0,  # ours, below: a timeout must never be silently retried
+            http_client=http_client,
+        )
+
+    def models(self) -> Sequence[ModelInfo]:
+        return self._models
+
+    # --- the call ------------------------------------------------------------------------
+
+    def _params(self, request: GenerationRequest, size: Size) -> dict[str, Any]:
+        options = request.options if isinstance(request.options, OpenAIOptions) else None
+        params: dict[str, Any] = {
+            "model": request.model,
+            "prompt": request.prompt or VARIATION_PROMPT,
+            "n": request.n,
+            "size": str(size),
+            "quality": request.quality.value,
+            "background": request.background.value,
+            "output_format": request.output_format.value,
+            "moderation": options.moderation if options else "auto",
+        }
+        if request.output_compression is not None and request.output_format is not OutputFormat.PNG:
+            params["output_compression"] = request.output_compression
+        if request.mode is Mode.GENERATE:
+            return params
+        del params["moderation"]  # not a parameter of the edits endpoint
+        params["image"] = [
+            (f"ref{i}.png", as_png(ref.image), "image/png")
+            for i, ref in enumerate(request.references)
+        ]
+        if request.mask is not None:
+            first = request.references[0].image
+            params["mask"] = ("mask.png", as_png(request.mask, (first.width, first.height)),
+                              "image/png")  # fmt: skip
+        if options is not None and options.input_fidelity is not None:
+            params["input_fidelity"] = options.input_fidelity
+        return params
+
+    def _call(self, request: GenerationRequest, params: dict[str, Any]) -> ImagesResponse:
+        images = self.client.images
+        call = images.generate if request.mode is Mode.GENERATE else images.edit
+        response: ImagesResponse = call(**params)
+        return response
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._api_key, "***")
+
+    def _backoff(self, attempt: int, headers: httpx2.Headers | None) -> float:
+        asked = retry_after(headers)
+        if asked is not None and 0 < asked <= MAX_HONOURED_WAIT:
+            return asked
+        return min(self.backoff_base * 2.0**attempt, MAX_BACKOFF) * random.uniform(0.75, 1.0)
+
+    def _wait(self, seconds: float, cancel: CancelToken) -> None:
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            cancel.raise_if_cancelled()
+            time.sleep(min(left, 0.05))
+        cancel.raise_if_cancelled()
+
+    def _classify(self, exc: openai.APIStatusError) -> PixelforgeError | None:
+        """Map a final (non-retryable) status error, or None when it may be retried."""
+        body = exc.body if isinstance(exc.body, dict) else {}
+        code = exc.code or body.get("code")
+        message = self._scrub(str(body.get("message") or exc.message))
+        status = exc.status_code
+        if status == 400 and code == "moderation_blocked":
+            return SafetyBlockedError(f"prompt: refused by the provider's safety system: "
+                                      f"{message}", param="prompt")  # fmt: skip
+        flag = exc.response.headers.get("x-should-retry")  # the provider's word wins
+        retryable = status in RETRYABLE_STATUS or status >= 500
+        if (flag == "true") if flag in ("true", "false") else retryable:
+            return None
+        if status in (401, 403):
+            return UpstreamError(f"the provider refused this server's credentials "
+                                 f"({status}): {message}")  # fmt: skip
+        if 400 <= status < 500:
+            param = exc.param if isinstance(exc.param, str) and exc.param else None
+            return ProviderRejectedError(f"{param or 'request'}: rejected by the provider: "
+                                         f"{message}", param=param)  # fmt: skip
+        return UpstreamError(f"the provider failed ({status}): {message}")
+
+    def _request(
+        self, request: GenerationRequest, params: dict[str, Any], cancel: CancelToken
+    ) -> ImagesResponse:
+        for attempt in range(self.max_retries + 1):
+            cancel.raise_if_cancelled()
+            last = attempt == self.max_retries
+            try:
+                return self._call(request, params)
+            except openai.APITimeoutError:
+                raise UpstreamTimeoutError(
+                    f"the provider did not answer {request.model!r} in time; not retried, as "
+                    "it may have done the work"
+                ) from None
+            except openai.APIStatusError as exc:
+                final = self._classify(exc)
+                if final is not None:
+                    raise final from None
+                if last:
+                    raise UpstreamError(
+                        f"the provider kept failing ({exc.status_code}) after "
+                        f"{attempt + 1} attempt(s): {self._scrub(exc.message)}"
+                    ) from None
+                self._wait(self._backoff(attempt, exc.response.headers), cancel)
+            except openai.APIConnectionError as exc:
+                if last:
+                    raise UpstreamError(
+                        f"could not reach the provider after {attempt + 1} attempt(s): "
+                        f"{self._scrub(exc.message)}"
+                    ) from None
+                self._wait(self._backoff(attempt, None), cancel)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def run(
+        self, request: GenerationRequest, progress: ProgressSink, cancel: CancelToken
+    ) -> GenerationResult:
+        target = request.output_size
+        native = native_size(request.model, target)
+        params = self._params(request, native)
+        cancel.raise_if_cancelled()
+        progress(ProgressEvent("request", 0.0, f"asking {request.model} for {request.n} image(s)"))
+        cancel.raise_if_cancelled()
+        response = self._request(request, params, cancel)
+        cancel.raise_if_cancelled()
+        data = response.data or []
+        if len(data) < request.n:
+            raise UpstreamError(f"the provider returned {len(data)} image(s) for n={request.n}")
+        info = {"provider_model": request.model, "native_size": str(native)}
+        usage = response.usage
+        if usage is not None:
+            info |= {
+                "usage_input_tokens": str(usage.input_tokens),
+                "usage_output_tokens": str(usage.output_tokens),
+                "usage_total_tokens": str(usage.total_tokens),
+            }
+        images: list[GeneratedImage] = []
+        seeds = seeds_for(request)
+        for i, (item, seed) in enumerate(zip(data[: request.n], seeds, strict=True)):
+            if not item.b64_json:
+                raise UpstreamError("the provider returned an image without b64_json data")
+            try:
+                with Image.open(io.BytesIO(base64.b64decode(item.b64_json))) as raw:
+                    raw.load()
+                    image = fit_exact(raw, target)
+            except (OSError, ValueError) as exc:
+                raise UpstreamError(f"the provider returned an undecodable image: {exc}") from None
+            extra = {"revised_prompt": item.revised_prompt} if item.revised_prompt else {}
+            images.append(GeneratedImage(image=image, seed=seed, info={**info, **extra}))
+            cancel.raise_if_cancelled()
+            progress(ProgressEvent("decode", (i + 1) / request.n, f"image {i + 1} of "
+                                   f"{request.n}", index=i))  # fmt: skip
+        return GenerationResult(model=request.model, images=tuple(images))
