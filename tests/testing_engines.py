@@ -84,3 +84,24 @@ class BlockingEngine(ZeroWorkEngine):
         while not self.release_event.wait(0.02):
             cancel.raise_if_cancelled()
         return super().run(request, progress, cancel)
+
+
+class FailingEngine(ZeroWorkEngine):
+    """Raises the given error on every run and counts its calls."""
+
+    name = "failing"
+
+    def __init__(self, model_id: str, error: Exception) -> None:
+        super().__init__(model_id)
+        self.error = error
+        self.calls = 0
+
+    def models(self) -> Sequence[ModelInfo]:
+        (info,) = super().models()
+        return [ModelInfo(info.id, self.name, info.description, info.capabilities)]
+
+    def run(
+        self, request: GenerationRequest, progress: ProgressSink, cancel: CancelToken
+    ) -> GenerationResult:
+        self.calls += 1
+        raise self.error

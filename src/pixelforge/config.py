@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     gemini_models: str = (
         "gemini-2.5-flash-image,gemini-3-pro-image-preview,gemini-3.1-flash-image-preview"
     )
+    fallbacks: dict[str, list[str]] = Field(default_factory=dict)
+    """Fallback chains, as JSON: {"gemini-3-pro-image-preview": ["gemini-2.5-flash-image"]}."""
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
     provider_timeout_seconds: float = Field(default=120.0, gt=0)
     provider_max_retries: int = Field(default=2, ge=0, le=10)
     oidc_issuer: str | None = None

@@ -173,6 +173,12 @@ class ProviderRejectedError(InvalidRequestError):
     code = "provider_rejected_request"
 
 
+class ProviderUnavailableError(UpstreamError):
+    status = 503
+    type = "service_unavailable"
+    code = "provider_unavailable"
+
+
 def allowed(values: Iterable[object]) -> str:
     """Render a list of allowed values for an error message."""
     return ", ".join(str(v) for v in values)

@@ -35,3 +35,23 @@ def test_restarted_server_completes_jobs_queued_before_restart(
                 break
             time.sleep(0.1)
     assert statuses == dict.fromkeys(ids, "succeeded")
+
+
+def test_job_falls_back_and_records_it_when_primary_fails(make_server: StartServer) -> None:
+    from pixelforge.errors import UpstreamError
+    from testing_engines import FailingEngine, ZeroWorkEngine
+
+    live = make_server(
+        engines=[FailingEngine("primary", UpstreamError("down")), ZeroWorkEngine("backup")],
+        fallbacks={"primary": ["backup"]},
+    )
+    with httpx.Client(base_url=live.base_url, timeout=30) as client:
+        job = client.post("/api/jobs", json={"prompt": "x", "model": "primary",
+                                             "resolution": "512"}).json()  # fmt: skip
+        deadline = time.monotonic() + 30
+        while job["status"] not in {"succeeded", "failed"} and time.monotonic() < deadline:
+            time.sleep(0.05)
+            job = client.get(f"/api/jobs/{job['id']}").json()
+        asset = client.get(f"/api/assets/{job['assets'][0]}").json()
+    assert job["status"] == "succeeded"
+    assert (asset["model"], asset["params"]["fallback_from"]) == ("backup", "primary")

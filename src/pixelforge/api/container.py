@@ -11,6 +11,7 @@ from pixelforge.api.ratelimit import RateLimiter
 from pixelforge.config import Settings
 from pixelforge.engines.base import Engine
 from pixelforge.engines.registry import ModelRegistry
+from pixelforge.engines.resilience import CircuitBreaker, ResilientRunner
 from pixelforge.jobs.worker import JobRunner, WorkerPool
 from pixelforge.services.accounts import Accounts
 from pixelforge.services.assets import AssetService
@@ -62,7 +63,17 @@ class Container:
         queue = JobQueue(db, settings.lease_seconds, user_concurrency=settings.user_concurrency)
         accounts = Accounts(db, session_seconds=settings.session_days * 86400)
         prices = PriceTable.load(settings.prices_file, settings.local_price_per_image)
-        runner = JobRunner(queue, registry, blobs)
+        known = {m.id for m in registry.models()}
+        for model, chain in settings.fallbacks.items():
+            unknown = [m for m in (model, *chain) if m not in known]
+            if unknown:
+                raise ValueError(
+                    f"PIXELFORGE_FALLBACKS names models this server does not serve: "
+                    f"{', '.join(unknown)}; served: {', '.join(sorted(known))}"
+                )
+        breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown_seconds)
+        runner = JobRunner(queue, registry, blobs, ResilientRunner(registry, breaker,
+                                                                    settings.fallbacks))  # fmt: skip
         jobs = JobService(
             queue, registry, blobs, max_attempts=settings.max_attempts,
             retention_seconds=settings.idempotency_retention_hours * 3600, prices=prices,

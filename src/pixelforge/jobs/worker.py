@@ -7,6 +7,7 @@ to expire; another worker then claims the job again (see ``store.jobs``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -14,6 +15,7 @@ from collections.abc import Callable
 
 from pixelforge.engines.base import CancelToken, ProgressEvent
 from pixelforge.engines.registry import ModelRegistry
+from pixelforge.engines.resilience import CircuitBreaker, ResilientRunner
 from pixelforge.errors import CancelledError, PixelforgeError
 from pixelforge.services.codec import decode_request
 from pixelforge.services.generate import encode_result
@@ -61,8 +63,12 @@ class _LeaseKeeper(threading.Thread):
 class JobRunner:
     """Runs one claimed job to its end."""
 
-    def __init__(self, queue: JobQueue, registry: ModelRegistry, blobs: BlobStore) -> None:
+    def __init__(
+        self, queue: JobQueue, registry: ModelRegistry, blobs: BlobStore,
+        resilient: ResilientRunner | None = None,
+    ) -> None:  # fmt: skip
         self.queue, self.registry, self.blobs = queue, registry, blobs
+        self.resilient = resilient or ResilientRunner(registry, CircuitBreaker())
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._running: dict[str, CancelToken] = {}
@@ -108,10 +114,10 @@ class JobRunner:
 
         try:
             request = decode_request(claimed.request, self.blobs, self.registry)
-            engine, _ = self.registry.resolve(request.model)
-            result = engine.generate(request, on_progress, token)
+            outcome = self.resilient.run(request, on_progress, token)
+            result, used = outcome.result, outcome.model
             run_seconds = time.perf_counter() - started
-            encoded = encode_result(request, result)
+            encoded = encode_result(dataclasses.replace(request, model=used), result)
             assets = []
             for i, img in enumerate(encoded):
                 key = self.blobs.put(img.data, img.extension)
@@ -119,8 +125,10 @@ class JobRunner:
                     id=new_id("img"), job_id=claimed.id, user_id=claimed.user_id, position=i,
                     blob_key=key,
                     format=request.output_format.value, width=img.width, height=img.height,
-                    bytes=len(img.data), model=request.model, seed=img.seed,
-                    prompt=request.prompt, params=img.metadata, parent_id=None,
+                    bytes=len(img.data), model=used, seed=img.seed, prompt=request.prompt,
+                    params={**img.metadata, **({"fallback_from": request.model}
+                                               if used != request.model else {})},
+                    parent_id=None,
                     timings={"run_s": round(run_seconds, 4)}, cost="0",
                     created_at=self.queue.clock(), deleted=False,
                 ))  # fmt: skip
