@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,22 +47,49 @@ class LiveServer:
 StartServer = Callable[..., LiveServer]
 
 
+def run_in_thread(
+    app: Any, port: int, name: str, lifespan: str = "on"
+) -> tuple[uvicorn.Server, threading.Thread]:
+    """Serve an ASGI app on 127.0.0.1:``port`` in a daemon thread; returns once it listens."""
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan=lifespan,
+            timeout_graceful_shutdown=1,
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True, name=f"{name}-{port}")
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not start")
+        time.sleep(0.02)
+    return server, thread
+
+
+@contextmanager
+def serving(app: Any, name: str, port: int | None = None) -> Iterator[str]:
+    """A fake service (no lifespan) for the duration of the block; yields its base URL."""
+    port = port or free_port()
+    server, thread = run_in_thread(app, port, name, lifespan="off")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
 def start_server(
     home: Path, engines: Sequence[Engine] | None = None, **settings: Any
 ) -> LiveServer:
     config_settings = Settings(home=home, **settings)
     app = create_app(config_settings, engines)
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True, name=f"uvicorn-{port}")
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
+    server, thread = run_in_thread(app, port, "pixelforge-test-server")
     return LiveServer(f"http://127.0.0.1:{port}", config_settings, server, thread)
 
 

@@ -182,8 +182,3 @@ class ProviderUnavailableError(UpstreamError):
 def allowed(values: Iterable[object]) -> str:
     """Render a list of allowed values for an error message."""
     return ", ".join(str(v) for v in values)
-
-
-def invalid(param: str, value: object, expected: str) -> InvalidRequestError:
-    """Build the standard message: the field, the bad value, and what is allowed."""
-    return InvalidRequestError(f"{param}: {value!r} is not valid; {expected}", param=param)

@@ -22,7 +22,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from joserfc import jwt
@@ -30,7 +29,7 @@ from joserfc.jwk import ECKey, OctKey, RSAKey
 
 from pixelforge.api.routes.oidc import allowed_domains, safe_next
 from pixelforge.store.models import User
-from server_support import LiveServer, StartServer, free_port, start_server
+from server_support import LiveServer, StartServer, free_port, serving, start_server
 
 CLIENT_ID, CLIENT_SECRET = "pf", "s3"
 REDIRECT = "https://pixelforge.test/auth/oidc/callback"
@@ -131,19 +130,10 @@ class Provider:
 def provider() -> Iterator[Provider]:
     fake = Provider()
     port = free_port()
+    # The provider needs its own URL (issuer, endpoints) before it starts serving.
     fake.base_url = f"http://127.0.0.1:{port}"
-    server = uvicorn.Server(uvicorn.Config(fake.app(), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True, name=f"fake-idp-{port}")
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the fake identity provider did not start")
-        time.sleep(0.02)
-    yield fake
-    server.should_exit = True
-    thread.join(30)
+    with serving(fake.app(), "fake-idp", port):
+        yield fake
 
 
 def oidc_settings(provider: Provider, **overrides: Any) -> dict[str, Any]:

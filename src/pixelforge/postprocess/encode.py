@@ -78,18 +78,3 @@ def encode(
     else:
         image.save(buf, "WEBP", quality=quality, exif=exif.tobytes(), xmp=_xmp(metadata))
     return buf.getvalue()
-
-
-def read_metadata(data: bytes) -> dict[str, str]:
-    """The Pixelforge metadata of an encoded image (empty if none)."""
-    with Image.open(io.BytesIO(data)) as im:
-        text = im.info.get("pixelforge")
-        if text is None:
-            text = im.getexif().get(_EXIF_DESCRIPTION)
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except (TypeError, json.JSONDecodeError):
-        return {}
-    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}

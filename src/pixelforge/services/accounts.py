@@ -105,14 +105,6 @@ class Accounts:
             raise NotFoundError(f"user {email!r} not found", param="email", code="user_not_found")
         return user
 
-    def get_user(self, user_id: str) -> User:
-        with self.db.read() as s:
-            user = s.get(User, user_id)
-        if user is None:
-            raise NotFoundError(f"user {user_id!r} not found", param="user_id",
-                                code="user_not_found")  # fmt: skip
-        return user
-
     def list_users(self) -> list[User]:
         with self.db.read() as s:
             return list(s.scalars(select(User).order_by(User.created_at)))

@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pixelforge.errors import IdempotencyReusedError, InvalidRequestError, NotFoundError
@@ -142,7 +142,3 @@ class Credits:
         writer.writeheader()
         writer.writerows(rows)
         return buf.getvalue()
-
-    def total_users(self) -> int:
-        with self.db.read() as s:
-            return int(s.scalar(select(func.count()).select_from(User)) or 0)

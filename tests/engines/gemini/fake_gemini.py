@@ -13,17 +13,16 @@ import asyncio
 import base64
 import functools
 import io
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from PIL import Image
+
+from server_support import serving
 
 #: Documented 1K output sizes of the Gemini 3 image models (2K doubles, 4K quadruples,
 #: 512 halves them).
@@ -160,12 +159,6 @@ class FakeGemini:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def serve_fake() -> Iterator[FakeGemini]:
     """Start a fake on a free loopback port; stops when the generator is closed."""
     fake = FakeGemini()
@@ -175,20 +168,6 @@ def serve_fake() -> Iterator[FakeGemini]:
     async def generate(target: str, request: Request) -> JSONResponse:
         return await fake.handle(target, request)
 
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True, name=f"fake-gemini-{port}")
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the fake Gemini server did not start")
-        time.sleep(0.02)
-    fake.base_url = f"http://127.0.0.1:{port}"
-    try:
+    with serving(app, "fake-gemini") as base_url:
+        fake.base_url = base_url
         yield fake
-    finally:
-        server.should_exit = True
-        thread.join(30)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,11 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from PIL import Image
 from starlette.datastructures import UploadFile
+
+from server_support import serving
 
 MODERATION_BODY = {
     "error": {
@@ -148,12 +148,6 @@ def image_b64(width: int, height: int, fmt: str, index: int) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class RunningFake:
     fake: FakeOpenAI
@@ -164,19 +158,8 @@ class RunningFake:
 def fake_openai_server() -> Iterator[RunningFake]:
     """The fake on a free loopback port, for the whole module; reset it per test."""
     fake = FakeOpenAI()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(fake.app, host="127.0.0.1", port=port,
-                                           log_level="warning", timeout_graceful_shutdown=1))  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True, name=f"fake-openai-{port}")
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the fake OpenAI server did not start")
-        time.sleep(0.02)
-    yield RunningFake(fake, f"http://127.0.0.1:{port}/v1")
-    server.should_exit = True
-    thread.join(30)
+    with serving(fake.app, "fake-openai") as base_url:
+        yield RunningFake(fake, f"{base_url}/v1")
 
 
 @pytest.fixture

@@ -53,9 +53,9 @@ def _reference(c: ContainerDep, i: int, ref: Any, principal: Principal) -> Refer
         return Reference(load_image(raw, param=param, max_bytes=c.settings.max_upload_bytes,
                                     max_pixels=c.settings.max_image_pixels), role)  # fmt: skip
     if ref.asset_id is not None:
-        data, fmt = c.assets.file(ref.asset_id, principal=principal)
         asset = c.assets.get(ref.asset_id, principal)
-        return Reference(ImageInput(data, asset.width, asset.height, fmt.value), role)
+        data = c.assets.data(asset)
+        return Reference(ImageInput(data, asset.width, asset.height, asset.format), role)
     try:
         raw = base64.b64decode(ref.b64_json, validate=True)
     except (binascii.Error, ValueError):

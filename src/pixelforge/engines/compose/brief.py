@@ -25,9 +25,6 @@ ChartKind = Literal["bar", "line", "pie", "table", "timeline"]
 FontFamily = Literal["sans", "serif", "display"]
 HexColor = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
 
-KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
-STYLES: tuple[str, ...] = Style.__args__  # type: ignore[attr-defined]
-
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")

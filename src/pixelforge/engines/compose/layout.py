@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 
 from pixelforge.domain import ImageInput, Size
-from pixelforge.engines.compose.brief import Brief
+from pixelforge.engines.compose.brief import Brief, Style
 from pixelforge.engines.compose.charts import ChartPainter
 from pixelforge.engines.compose.icons import IconSet
 from pixelforge.engines.compose.palette import (
@@ -26,7 +26,7 @@ from pixelforge.engines.compose.palette import (
 from pixelforge.engines.compose.scene import ImageLayer, Scene
 from pixelforge.engines.compose.text import Align, FontLibrary, TextBlock, TextStyle
 
-_DEFAULT_STYLE = {
+_DEFAULT_STYLE: dict[str, Style] = {
     "poster": "minimal", "banner": "corporate", "social": "playful", "thumbnail": "bold",
     "product_card": "minimal", "infographic": "corporate", "ui_mockup": "minimal",
     "quote_card": "elegant",
@@ -72,8 +72,8 @@ class Designer:
         self.pad_hero = pad_hero
         self.hero_as_background = hero_as_background and hero is not None
         self.u = min(self.cw, self.ch) / 100
-        self.style_name = brief.style or _DEFAULT_STYLE[brief.kind]
-        self.preset: StylePreset = STYLES[self.style_name]  # type: ignore[index]
+        self.style_name: Style = brief.style or _DEFAULT_STYLE[brief.kind]
+        self.preset: StylePreset = STYLES[self.style_name]
         base = self.rng.choice(self.preset.palettes)
         self.p: Palette = palette_from_colors(list(brief.palette), base)
         self.family = brief.font or self.preset.font
