@@ -4,6 +4,9 @@ PY      := $(VENV)/bin/python
 PIP     := $(PY) -m pip
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
+# The torch build `make test` installs for the local-models extra: this machine's CPU wheel.
+# On a CUDA machine: make test TORCH_VERSION=<version> (or install torch yourself first).
+TORCH_VERSION ?= 2.13.0
 
 # Debian packages: fonts for every script the compose engine renders, tesseract with the
 # language packs the OCR tests read back, and PostgreSQL (the tests start a throwaway cluster).
@@ -26,6 +29,7 @@ bench: install-dev
 	$(PY) bench/compose_bench.py
 	$(PY) bench/server_bench.py
 	$(PY) bench/queue_bench.py
+	$(PY) bench/diffusers_bench.py
 
 system-deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -49,7 +53,8 @@ install: system-deps $(PY)
 	$(PIP) install -q -e .
 
 install-dev: system-deps $(PY)
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q torch==$(TORCH_VERSION)
+	$(PIP) install -q -e '.[dev,local]'
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,6 +16,8 @@ from pixelforge.services.accounts import Accounts
 from pixelforge.services.credits import Credits
 from pixelforge.services.generate import GenerateService
 from pixelforge.store.db import Database
+
+log = logging.getLogger(__name__)
 
 
 def _names(text: str) -> list[str]:
@@ -41,7 +44,36 @@ def default_engines(settings: Settings | None = None) -> list[Engine]:
             _names(settings.gemini_models), settings.provider_timeout_seconds,
             settings.provider_max_retries,
         ))  # fmt: skip
+    local = local_engine(settings)
+    if local is not None:
+        engines.append(local)
     return engines
+
+
+def local_engine(settings: Settings) -> Engine | None:
+    """The ``diffusers`` engine when the models folder holds a pipeline and the ``local``
+    extra (torch, diffusers) is installed; None otherwise (listing works without it)."""
+    from importlib.util import find_spec
+
+    from pixelforge.engines.local.catalog import scan
+
+    if not scan(settings.resolved_models_dir).pipelines:
+        return None
+    if find_spec("torch") is None or find_spec("diffusers") is None:
+        log.warning(
+            "local models found in %s, but the `local` extra (torch, diffusers) is not"
+            " installed: pip install 'pixelforge[local]'",
+            settings.resolved_models_dir,
+        )
+        return None
+    from pixelforge.engines.local.engine import DiffusersEngine
+
+    return DiffusersEngine(
+        settings.resolved_models_dir, device=settings.diffusers_device,
+        dtype=settings.diffusers_dtype, memory_budget_mb=settings.diffusers_memory_budget_mb,
+        allow_downloads=settings.allow_model_downloads,
+        channels_last=settings.diffusers_channels_last, cache_dir=settings.home / "cache",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,13 +23,21 @@ from rich.table import Table
 from pixelforge.bootstrap import Store, build_app, open_store
 from pixelforge.config import Settings
 from pixelforge.domain import GenerationRequest, Reference, Tier, parse_size
-from pixelforge.domain.request import Background, Mode, OutputFormat, ReferenceRole, parse_enum
+from pixelforge.domain.request import (
+    Background,
+    EngineOptions,
+    ImageInput,
+    Mode,
+    OutputFormat,
+    ReferenceRole,
+    parse_enum,
+)
 from pixelforge.engines.base import ProgressEvent
 from pixelforge.engines.compose.brief import parse_brief
 from pixelforge.engines.compose.engine import ComposeOptions
 from pixelforge.engines.compose.parse import suggest_aspect_ratio
 from pixelforge.errors import InvalidRequestError, NotFoundError, PixelforgeError
-from pixelforge.services.images import load_image
+from pixelforge.services.images import load_image, load_mask
 from pixelforge.services.pricing import from_micro, to_micro
 
 app = typer.Typer(
@@ -47,7 +55,8 @@ OPTION_OF = {
     "seed": "--seed", "output_format": "--format", "references": "--ref", "image": "--ref",
     "model": "--model", "mode": "--mode", "background": "--background",
     "output_compression": "--compression", "prompt": "PROMPT", "mask": "--mask",
-    "negative_prompt": "--negative", "role": "--ref-role",
+    "negative_prompt": "--negative", "role": "--ref-role", "path": "PATH", "repo": "REPO",
+    "name": "--name",
 }  # fmt: skip
 
 
@@ -90,6 +99,52 @@ def _read_ref(path: Path, role: ReferenceRole) -> Reference:
     return Reference(load_image(data, param="image", name=path.name), role)
 
 
+def _number(text: str, option: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise UsageError(f"{option}: {text!r} is not a number") from None
+
+
+def _local_options(
+    steps: str | None, guidance: str | None, scheduler: str | None, strength: str | None,
+    loras: list[str], fast_decode: bool,
+) -> EngineOptions | None:  # fmt: skip
+    """LocalOptions from the local-model flags, or None when none is given."""
+    if steps is None and guidance is None and scheduler is None and strength is None \
+            and not loras and not fast_decode:  # fmt: skip
+        return None
+    from pydantic import ValidationError
+
+    from pixelforge.engines.local.options import LocalOptions
+
+    weights = []
+    for text in loras:
+        lora_name, _, weight = text.partition(":")
+        weights.append({"name": lora_name, "weight": _number(weight, "--lora") if weight else 1.0})
+    fields = {"steps": _integer(steps, "steps") if steps is not None else None,
+              "guidance": _number(guidance, "--guidance") if guidance is not None else None,
+              "strength": _number(strength, "--strength") if strength is not None else None,
+              "scheduler": scheduler or "default", "loras": weights, "fast_decode": fast_decode}  # fmt: skip
+    try:
+        return LocalOptions.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = str(first["loc"][0]) if first["loc"] else "options"
+        option = {"loras": "--lora", "fast_decode": "--fast-decode"}.get(where, f"--{where}")
+        raise UsageError(f"{option}: {first['msg']} (got {first.get('input')!r})") from None
+
+
+def _read_mask(path: Path, refs: tuple[Reference, ...]) -> ImageInput:
+    if not refs:
+        raise UsageError("--mask: a mask needs the image it applies to; add --ref IMAGE")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"--mask: cannot read {str(path)!r} ({exc.strerror})") from None
+    return load_mask(data, refs[0].image, param="mask", name=path.name)
+
+
 @app.command()
 def generate(
     prompt: Annotated[str, typer.Argument(help='What to make; quote exact text in "...".')],
@@ -123,6 +178,28 @@ def generate(
         str, typer.Option("--reframe", help="crop or pad an input image to the ratio (compose).")
     ] = "crop",
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("."),
+    negative: Annotated[
+        str | None, typer.Option("--negative", help="Negative prompt (models that take one).")
+    ] = None,
+    mask: Annotated[
+        Path | None, typer.Option("--mask", help="Edit mask PNG: transparent = area to edit.")
+    ] = None,
+    steps: Annotated[str | None, typer.Option("--steps", help="Steps (local models).")] = None,
+    guidance: Annotated[
+        str | None, typer.Option("--guidance", help="Guidance scale (local models).")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Sampler, e.g. euler_a (local models).")
+    ] = None,
+    strength: Annotated[
+        str | None, typer.Option("--strength", help="Image-to-image strength 0-1 (local).")
+    ] = None,
+    lora: Annotated[
+        list[str] | None, typer.Option("--lora", help="NAME or NAME:WEIGHT (repeatable, local).")
+    ] = None,
+    fast_decode: Annotated[
+        bool, typer.Option("--fast-decode", help="Tiny-autoencoder decode (local).")
+    ] = False,
 ) -> None:
     """Generate images and print the paths written."""
     from pixelforge.services.generate import write_outputs
@@ -130,16 +207,22 @@ def generate(
     try:
         role = parse_enum(ReferenceRole, ref_role, "role")
         refs = tuple(_read_ref(p, role) for p in ref or [])
-        options = _read_brief(brief) if brief else None
+        options: EngineOptions | None = _read_brief(brief) if brief else None
         if reframe not in ("crop", "pad"):
             raise UsageError(f"--reframe: {reframe!r} is not allowed; allowed: crop, pad")
         if svg or reframe != "crop":
-            options = (options or ComposeOptions()).model_copy(
-                update={"svg": svg, "reframe": reframe}
-            )
+            options = (
+                options if isinstance(options, ComposeOptions) else ComposeOptions()
+            ).model_copy(update={"svg": svg, "reframe": reframe})
+        local = _local_options(steps, guidance, scheduler, strength, lora or [], fast_decode)
+        if local is not None:
+            options = local
+        edit_mask = _read_mask(mask, refs) if mask else None
         request = GenerationRequest(
             prompt=prompt,
             model=model,
+            negative_prompt=negative,
+            mask=edit_mask,
             mode=parse_enum(Mode, mode, "mode") if mode else (Mode.EDIT if refs else Mode.GENERATE),
             references=refs,
             aspect_ratio=aspect
@@ -179,7 +262,18 @@ def generate(
     err.print(f"{len(images)} image(s) in {seconds:.2f}s", style="dim")
 
 
-@app.command("models")
+models_app = typer.Typer(help="List, scan, import and pull models.", invoke_without_command=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.callback()
+def models_main(ctx: typer.Context) -> None:
+    """List models with their engine and capabilities (also: scan, import, pull)."""
+    if ctx.invoked_subcommand is None:
+        list_models()
+
+
+@models_app.command("list")
 def list_models() -> None:
     """List models with their engine and capabilities."""
     table = Table("model", "engine", "modes", "sizes", "n", "refs", "mask", "speed", "formats")
@@ -193,6 +287,62 @@ def list_models() -> None:
             ", ".join(sorted(f.value for f in c.formats)),
         )  # fmt: skip
     out.print(table)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
+
+
+@models_app.command("scan")
+def models_scan() -> None:
+    """Scan the models folder: what loads, what does not, and why."""
+    from pixelforge.engines.local.catalog import scan
+
+    folder = Settings().resolved_models_dir
+    catalog = scan(folder)
+    table = Table("name", "kind", "family", "layout", "size", "path", title=str(folder))
+    for e in catalog.entries:
+        family = e.family + (f" ({e.variant})" if e.variant else "")
+        table.add_row(e.name, e.kind, family, e.layout, _megabytes(e.size_bytes), str(e.path))
+    out.print(table)
+    for bad in catalog.rejected:
+        err.print(f"rejected {bad.path}: {bad.reason}", markup=False)
+    err.print(f"{len(catalog.entries)} model(s), {len(catalog.rejected)} rejected", style="dim")
+
+
+@models_app.command("import")
+def models_import(
+    path: Annotated[Path, typer.Argument(help="A .safetensors file or a model folder.")],
+    name: Annotated[str | None, typer.Option("--name", help="Model id to use.")] = None,
+) -> None:
+    """Check a local model and copy it into the models folder."""
+    from pixelforge.engines.local.install import import_model
+
+    try:
+        entry = import_model(path, Settings().resolved_models_dir, name)
+    except InvalidRequestError as exc:
+        raise _as_cli(exc) from None
+    out.print(f"{entry.name}: {entry.kind}, {entry.family}, {entry.path}", markup=False)
+
+
+@models_app.command("pull")
+def models_pull(
+    repo: Annotated[str, typer.Argument(help="Hub repository id, OWNER/NAME.")],
+    revision: Annotated[str | None, typer.Option("--revision")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Model id to use.")] = None,
+) -> None:
+    """Download a model (safetensors, configs, tokenizers only) where downloads are enabled."""
+    from pixelforge.engines.local.install import pull_model
+
+    settings = Settings()
+    try:
+        entry = pull_model(
+            repo, settings.resolved_models_dir, allow_downloads=settings.allow_model_downloads,
+            revision=revision, name=name,
+        )  # fmt: skip
+    except InvalidRequestError as exc:
+        raise _as_cli(exc) from None
+    out.print(f"{entry.name}: {entry.kind}, {entry.family}, {entry.path}", markup=False)
 
 
 def _accounts_on(settings: Settings) -> bool:

@@ -56,6 +56,16 @@ class Settings(BaseSettings):
     breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
     provider_timeout_seconds: float = Field(default=120.0, gt=0)
     provider_max_retries: int = Field(default=2, ge=0, le=10)
+    models_dir: Path | None = None
+    """Local diffusion models (diffusers folders, single-file checkpoints, LoRAs, TAESD);
+    default ``$PIXELFORGE_HOME/models``."""
+    diffusers_device: str = Field(default="auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")
+    diffusers_dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    diffusers_memory_budget_mb: int = Field(default=0, ge=0)
+    """Memory the warm local models may hold (0: 85% of the GPU, or half the RAM on CPU)."""
+    diffusers_channels_last: bool = False
+    allow_model_downloads: bool = False
+    """Lets ``pixelforge models pull`` reach the model hub; otherwise hub access is off."""
     oidc_issuer: str | None = None
     """OpenID Connect issuer URL; with a client id it enables "Sign in with SSO"."""
     oidc_client_id: str | None = None
@@ -72,6 +82,10 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'pixelforge.db'}"
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir or self.home / "models"
 
     @property
     def blob_dir(self) -> Path:
