@@ -64,8 +64,9 @@ class BlockingEngine(ZeroWorkEngine):
 
     name = "blocking"
 
-    def __init__(self, model_id: str = "blocking") -> None:
+    def __init__(self, model_id: str = "blocking", preview: Image.Image | None = None) -> None:
         super().__init__(model_id)
+        self.preview = preview
         self.release_event = threading.Event()
         self.started = threading.Event()
         self.runs = 0
@@ -79,7 +80,7 @@ class BlockingEngine(ZeroWorkEngine):
     ) -> GenerationResult:
         with self._lock:
             self.runs += 1
-        progress(ProgressEvent("start", 0.1, "blocking"))
+        progress(ProgressEvent("start", 0.1, "blocking", preview=self.preview))
         self.started.set()
         while not self.release_event.wait(0.02):
             cancel.raise_if_cancelled()

@@ -64,10 +64,18 @@ class UsageError(Exception):
     """Bad input: the message is printed on one line and the exit code is 2."""
 
 
+#: Engine option (``options.<field>``) -> the CLI flag that sets it.
+LOCAL_FLAGS = {"steps": "--steps", "guidance": "--guidance", "scheduler": "--scheduler",
+               "strength": "--strength", "loras": "--lora", "fast_decode": "--fast-decode"}  # fmt: skip
+
+
 def _as_cli(exc: InvalidRequestError) -> UsageError:
     param = exc.param or ""
     root = param.split(".")[0].split("[")[0]
     option = OPTION_OF.get(root, "--brief" if root == "brief" else f"--{root}")
+    if root == "options" and "." in param:
+        field = param.split(".")[1].split("[")[0]
+        option = LOCAL_FLAGS.get(field, option)
     message = exc.message
     for prefix in (param, root):
         if prefix and message.startswith(f"{prefix}: "):
@@ -216,6 +224,14 @@ def generate(
             ).model_copy(update={"svg": svg, "reframe": reframe})
         local = _local_options(steps, guidance, scheduler, strength, lora or [], fast_decode)
         if local is not None:
+            _, info = build_app().registry.resolve(model)
+            if info.capabilities.options_type is not type(local):
+                given = [flag for flag, value in (
+                    ("--steps", steps), ("--guidance", guidance), ("--scheduler", scheduler),
+                    ("--strength", strength), ("--lora", lora), ("--fast-decode", fast_decode),
+                ) if value]  # fmt: skip
+                raise UsageError(f"{given[0]}: applies to local diffusion models; "
+                                 f"{model!r} is not one (see `pixelforge models`)")  # fmt: skip
             options = local
         edit_mask = _read_mask(mask, refs) if mask else None
         request = GenerationRequest(

@@ -1,11 +1,12 @@
 """The credits ledger across the job lifecycle, as a Hypothesis state machine (security.md rows
-32 and 33): client retries, claims, success, failure, crashed workers (lease expiry, re-claim,
-reaper), duplicate and stale deliveries, cancellation and grants.
+32 and 33): client retries, claims, success (charging the reservation or an actual cost below
+or above it), failure, crashed workers (lease expiry, re-claim, reaper), duplicate and stale
+deliveries, cancellation and grants.
 
 Invariants after every step: the balance is the sum of the ledger's deltas and equals the
 model's; it never goes negative; each job has at most one settlement, terminal jobs exactly
-one (capture iff succeeded), live jobs none; outstanding reservations equal the prices of the
-live jobs.
+one (capture iff succeeded), live jobs none; a capture charges at most the reservation and
+gives back exactly the rest; outstanding reservations equal the prices of the live jobs.
 """
 
 from __future__ import annotations
@@ -219,6 +220,18 @@ class LedgerMachine(RuleBasedStateMachine):
         self._finish(self.claims[pick % len(self.claims)], SUCCEEDED)
 
     @precondition(lambda self: self.claims)
+    @rule(pick=st.integers(0, 10**6), charge=st.integers(0, 400_000))
+    def succeed_with_charge(self, pick: int, charge: int) -> None:
+        """Success at an actual cost (from usage), below or above the reservation."""
+        claimed = self.claims[pick % len(self.claims)]
+        expected = self._finish_expected(claimed)
+        assert self.c.queue.finish(claimed, SUCCEEDED, charge=charge) is expected
+        if expected:
+            job = self.jobs[claimed.id]
+            self._settle_model(job, SUCCEEDED)
+            self.balances[job.user] += job.price - min(charge, job.price)
+
+    @precondition(lambda self: self.claims)
     @rule(pick=st.integers(0, 10**6))
     def fail(self, pick: int) -> None:
         self._finish(self.claims[pick % len(self.claims)], FAILED)
@@ -312,6 +325,15 @@ class LedgerMachine(RuleBasedStateMachine):
                 assert settles[0].kind == kind
             else:
                 assert settles == []
+
+    @invariant()
+    def captures_charge_at_most_the_reservation(self) -> None:
+        entries = self._entries()
+        held = {e.job_id: e.amount for e in entries if e.kind == ledger.RESERVE}
+        for e in entries:
+            if e.kind == ledger.CAPTURE:
+                assert 0 <= e.amount <= held[e.job_id]
+                assert e.amount + e.delta == held[e.job_id]
 
     @invariant()
     def outstanding_reservations_equal_live_job_prices(self) -> None:

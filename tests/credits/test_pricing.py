@@ -125,3 +125,18 @@ def test_price_sum_of_many_is_exact(table: PriceTable) -> None:
     # 0.011 * 1000 images, summed as ints, is exactly $11.
     total = sum(table.price(request(quality="low")) for _ in range(1000))
     assert from_micro(total) == Decimal("11")
+
+
+@pytest.mark.parametrize(
+    ("micro", "text"),
+    [
+        (10_000_000, "10"),
+        (100_000_000, "100"),
+        (1_500_000, "1.5"),
+        (0, "0"),
+        (1, "0.000001"),
+        (120_000_000, "120"),
+    ],
+)
+def test_from_micro_prints_plain_decimals(micro: int, text: str) -> None:
+    assert str(from_micro(micro)) == text

@@ -18,7 +18,9 @@ from pixelforge.services.assets import AssetService
 from pixelforge.services.credits import Credits
 from pixelforge.services.fetch import FetchPolicy, SafeFetcher
 from pixelforge.services.jobs import JobService
+from pixelforge.services.previews import PreviewBoard
 from pixelforge.services.pricing import PriceTable
+from pixelforge.services.threads import ThreadService
 from pixelforge.store.blobs import LocalBlobStore
 from pixelforge.store.db import Database
 from pixelforge.store.jobs import JobQueue
@@ -37,8 +39,10 @@ class Container:
     accounts: Accounts
     prices: PriceTable
     credits: Credits
+    threads: ThreadService
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0))
     fetcher: SafeFetcher = field(default_factory=SafeFetcher)
+    previews: PreviewBoard = field(default_factory=PreviewBoard)
     _users_seen: list[float] = field(default_factory=lambda: [0.0, 0.0])
 
     def auth_required(self) -> bool:
@@ -72,8 +76,10 @@ class Container:
                     f"{', '.join(unknown)}; served: {', '.join(sorted(known))}"
                 )
         breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown_seconds)
+        previews = PreviewBoard()
         runner = JobRunner(queue, registry, blobs, ResilientRunner(registry, breaker,
-                                                                    settings.fallbacks))  # fmt: skip
+                                                                    settings.fallbacks),
+                           prices, previews)  # fmt: skip
         jobs = JobService(
             queue, registry, blobs, max_attempts=settings.max_attempts,
             retention_seconds=settings.idempotency_retention_hours * 3600, prices=prices,
@@ -85,10 +91,12 @@ class Container:
 
         pool = WorkerPool(queue, runner, settings.workers, settings.poll_seconds, finished)
         jobs.wake = pool.wake
+        assets = AssetService(db, blobs)
         return cls(
-            settings, db, registry, queue, jobs, AssetService(db, blobs), pool, metrics,
-            accounts, prices, Credits(db), RateLimiter(settings.rate_limit_per_minute),
-            SafeFetcher(FetchPolicy(max_bytes=settings.max_upload_bytes)),
+            settings, db, registry, queue, jobs, assets, pool, metrics, accounts, prices,
+            Credits(db), ThreadService(db, blobs, assets, registry),
+            RateLimiter(settings.rate_limit_per_minute),
+            SafeFetcher(FetchPolicy(max_bytes=settings.max_upload_bytes)), previews,
         )  # fmt: skip
 
     def start(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pixelforge.domain import GenerationRequest, Reference, Tier, parse_size
 from pixelforge.domain.request import (
@@ -79,6 +79,9 @@ class JobCreate(_Strict):
     background: Literal["auto", "opaque", "transparent"] = "auto"
     references: list[ReferenceIn] = Field(default_factory=list, max_length=16)
     options: dict[str, Any] | None = None
+    continue_from: str | None = Field(default=None, max_length=64)
+    """An asset of yours to continue (mode ``edit``): with the model that made it, the
+    conversation goes on (multi-turn editing); otherwise its image is the one edited."""
 
 
 def engine_options(
@@ -91,10 +94,21 @@ def engine_options(
     kind = info.capabilities.options_type
     if kind is None:
         raise InvalidRequestError(f"options: model {model!r} takes no options", param="options")
+    refused = sorted(kind.server_fields & set(raw))
+    if refused:
+        hint = "; to continue a conversation, send continue_from" if "history" in refused else ""
+        raise InvalidRequestError(
+            f"options.{refused[0]}: set by the server, not accepted in requests{hint}",
+            param=f"options.{refused[0]}",
+        )
     try:
         return kind.model_validate(raw)
-    except ValueError as exc:
-        raise InvalidRequestError(f"options: {exc}".splitlines()[0], param="options") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
+        param = f"options{where}"
+        got = f" (got {first['input']!r})" if first["type"] != "extra_forbidden" else ""
+        raise InvalidRequestError(f"{param}: {first['msg']}{got}", param=param) from None
 
 
 def shape(size: str, aspect: str | None, resolution: str | None) -> dict[str, Any]:

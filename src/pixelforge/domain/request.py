@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -62,6 +62,9 @@ class EngineOptions(BaseModel):
     """Base of every engine's typed options; each engine declares its own subclass."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: Fields only the server sets (e.g. from stored state); the API refuses them from clients.
+    server_fields: ClassVar[frozenset[str]] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,6 +105,28 @@ class GeneratedImage:
     info: Mapping[str, str] = field(default_factory=dict)
 
 
+#: Token classes an engine may report in ``GeneratedImage.info`` as ``usage_<class>_tokens``.
+USAGE_CLASSES = ("text_input", "image_input", "text_output", "image_output")
+
+
+def usage_info(images: int = 1, **tokens: int | None) -> dict[str, str]:
+    """Provider-reported token usage as ``GeneratedImage.info`` keys (the billing contract).
+
+    ``tokens`` are counts by class (``text_input``, ``image_input``, ``text_output``,
+    ``image_output``); ``None`` leaves a class out. ``images`` says how many images the
+    provider call that reported this usage produced: every one of them carries the same keys,
+    and each is billed ``1/images`` of the call's cost. An image without these keys is billed
+    its reservation.
+    """
+    unknown = set(tokens) - set(USAGE_CLASSES)
+    if unknown:
+        raise ValueError(f"unknown token classes: {sorted(unknown)}; allowed: {USAGE_CLASSES}")
+    info = {f"usage_{k}_tokens": str(v) for k, v in tokens.items() if v is not None}
+    if info:
+        info["usage_images"] = str(images)
+    return info
+
+
 @dataclass(frozen=True, slots=True)
 class GenerationResult:
     model: str
@@ -190,6 +212,11 @@ class Engine(ABC):
             param="model",
         )
 
+    def check(self, request: GenerationRequest) -> None:
+        """Reject what the model cannot honour, before any work: the declared capabilities,
+        plus whatever an engine checks of its own options (override and call super)."""
+        check_request(self.model(request.model), request)
+
     def generate(
         self,
         request: GenerationRequest,
@@ -197,7 +224,7 @@ class Engine(ABC):
         cancel: CancelToken | None = None,
     ) -> GenerationResult:
         """Check ``request`` against the model's capabilities, then run it."""
-        check_request(self.model(request.model), request)
+        self.check(request)
         token = cancel or CancelToken()
         token.raise_if_cancelled()
         return self.run(request, progress, token)

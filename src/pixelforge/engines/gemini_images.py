@@ -24,6 +24,21 @@ honouring ``Retry-After`` or the API's ``RetryInfo``); other 4xx become a 400 ca
 provider's message; timeouts are 504 and not retried; a 200 without an image (finish reason
 ``IMAGE_SAFETY``, ``NO_IMAGE``…) is a :class:`SafetyBlockedError` and not retried.
 The SDK's own retries are switched off (``attempts=1``): we retry ourselves.
+
+Multi-turn editing: :class:`GeminiOptions` ``history`` holds earlier turns of a conversation
+(role, then parts: text or inline image, each with the ``thought_signature`` it came back
+with). They are sent as ``contents`` before the new user turn, signatures as received, since
+Gemini 3 image models refuse a model turn without them. With a history, the new user turn
+holds the prompt and the references, except, in edit and variation mode, ``references[0]``:
+the image the conversation continues, which the history already holds. Every image's
+``info["turn"]`` (JSON) records the turn it ended so the caller can store it: ``user_parts``
+(``{"text"}`` or ``{"reference": i, "mime_type"}``) and ``model_parts`` (``{"text"}`` or
+``{"output": true, "mime_type"}`` for the returned image, each with its ``thought_signature``
+in base64). Thought parts and any image after the first are not kept.
+
+Usage: ``info`` carries the response's token counts (``prompt_tokens``, ``output_tokens``,
+...) and the billing classes of :func:`~pixelforge.engines.base.usage_info` (output tokens by
+modality when the response says, else all image output; thinking tokens as text output).
 """
 
 from __future__ import annotations
@@ -31,19 +46,30 @@ from __future__ import annotations
 import base64
 import importlib
 import io
+import json
 import random
 import re
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import httpx
 from google import genai
 from google.genai import errors, types
 from PIL import Image, ImageOps
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from pixelforge.domain import GenerationRequest, Mode, OutputFormat, Tier
-from pixelforge.domain.request import Reference
+from pixelforge.domain.request import EngineOptions, Reference
 from pixelforge.engines.base import (
     CancelToken,
     Capabilities,
@@ -54,6 +80,7 @@ from pixelforge.engines.base import (
     ProgressEvent,
     ProgressSink,
     seeds_for,
+    usage_info,
 )
 from pixelforge.errors import (
     InvalidRequestError,
@@ -79,6 +106,87 @@ BLOCKED_REASONS = frozenset(
      "JAILBREAK"}
 )  # fmt: skip
 
+MIME_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+
+
+class TurnPart(BaseModel):
+    """One part of an earlier turn: ``text`` or an inline image (``data`` + ``mime_type``),
+    with the ``thought_signature`` it came back with (base64, as on the wire).
+
+    Stored with a job, ``data`` goes to the blob store when the serialization context has a
+    ``blob_put(data, extension) -> key`` (and comes back through ``blob_get(key)``); otherwise
+    it is base64 in JSON.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: str | None = None
+    data: bytes | None = None
+    mime_type: str | None = None
+    thought_signature: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> TurnPart:
+        if (self.text is None) == (self.data is None):
+            raise ValueError("a part holds exactly one of text or data")
+        if self.data is not None and self.mime_type not in MIME_EXTENSIONS:
+            raise ValueError(f"mime_type: {self.mime_type!r} is not allowed; allowed: "
+                             f"{', '.join(MIME_EXTENSIONS)}")  # fmt: skip
+        if self.thought_signature is not None:
+            _signature_bytes(self.thought_signature)
+        return self
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _load_data(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, dict) and set(value) == {"blob"}:
+            get = (info.context or {}).get("blob_get")
+            if get is None:
+                raise ValueError("data: a stored image needs the blob store to load")
+            return get(str(value["blob"]))
+        if isinstance(value, str):
+            return base64.b64decode(value, validate=True)
+        return value
+
+    @field_serializer("data")
+    def _dump_data(self, value: bytes | None, info: SerializationInfo) -> Any:
+        if value is None:
+            return None
+        put = (info.context or {}).get("blob_put")
+        if put is not None:
+            return {"blob": put(value, MIME_EXTENSIONS.get(self.mime_type or "", "bin"))}
+        return base64.b64encode(value).decode() if info.mode == "json" else value
+
+
+class Turn(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role: Literal["user", "model"]
+    parts: tuple[TurnPart, ...] = Field(min_length=1)
+
+
+class GeminiOptions(EngineOptions):
+    """Options of the gemini engine."""
+
+    #: Set by the server from a stored conversation (``continue_from``), never by clients.
+    server_fields: ClassVar[frozenset[str]] = frozenset({"history"})
+
+    history: tuple[Turn, ...] = ()
+    """Earlier turns, oldest first, ending with a model turn; see the module docstring."""
+
+    @model_validator(mode="after")
+    def _ends_with_model(self) -> GeminiOptions:
+        if self.history and self.history[-1].role != "model":
+            raise ValueError("history: the last earlier turn must be the model's")
+        return self
+
+
+def _signature_bytes(text: str) -> bytes:
+    """A base64 thought signature (either alphabet, as APIs and SDKs differ) as bytes."""
+    padded = text.replace("-", "+").replace("_", "/")
+    return base64.b64decode(padded + "=" * (-len(padded) % 4), validate=True)
+
+
 _BASE_RATIOS = frozenset({"1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"})
 _FORMATS = frozenset(OutputFormat)
 
@@ -90,6 +198,7 @@ def _caps(ratios: frozenset[str], tiers: frozenset[Tier], refs: int, speed: str)
         tiers=tiers, explicit_sizes=False, max_pixels=edge * edge, max_edge=edge, n_max=4,
         deterministic_seed=False, negative_prompt=False, transparent_background=False,
         formats=_FORMATS, speed_class="fast" if speed == "fast" else "standard",
+        options_type=GeminiOptions,
     )  # fmt: skip
 
 
@@ -122,16 +231,40 @@ def _describe(index: int, ref: Reference, mode: Mode) -> str:
     return f"Reference {index + 1} ({ref.role.value}):"
 
 
-def build_contents(request: GenerationRequest) -> types.Content:
-    """One user turn: labelled reference images as inline parts, then the prompt."""
+def history_of(request: GenerationRequest) -> tuple[Turn, ...]:
+    options = request.options
+    return options.history if isinstance(options, GeminiOptions) else ()
+
+
+def _part(part: TurnPart) -> types.Part:
+    signature = _signature_bytes(part.thought_signature) if part.thought_signature else None
+    if part.data is not None:
+        blob = types.Blob(data=part.data, mime_type=part.mime_type)
+        return types.Part(inline_data=blob, thought_signature=signature)
+    return types.Part(text=part.text, thought_signature=signature)
+
+
+def build_contents(request: GenerationRequest) -> tuple[list[types.Content], list[dict[str, Any]]]:
+    """The earlier turns, then the new user turn: labelled reference images as inline parts,
+    then the prompt. Returns the contents and the new user turn's record (see the module
+    docstring)."""
+    history = history_of(request)
+    contents = [types.Content(role=t.role, parts=[_part(p) for p in t.parts]) for t in history]
+    continued = bool(history) and request.mode is not Mode.GENERATE
     parts: list[types.Part] = []
+    record: list[dict[str, Any]] = []
     for i, ref in enumerate(request.references):
+        if continued and i == 0:
+            continue  # the image the conversation continues: already in the history
         fmt = ref.image.format.lower()
         mime = "image/jpeg" if fmt in ("jpg", "jpeg") else f"image/{fmt}"
-        parts.append(types.Part.from_text(text=_describe(i, ref, request.mode)))
-        parts.append(types.Part.from_bytes(data=ref.image.data, mime_type=mime))
+        label = _describe(i, ref, request.mode)
+        parts += [types.Part.from_text(text=label),
+                  types.Part.from_bytes(data=ref.image.data, mime_type=mime)]  # fmt: skip
+        record += [{"text": label}, {"reference": i, "mime_type": mime}]
     parts.append(types.Part.from_text(text=request.prompt))
-    return types.Content(role="user", parts=parts)
+    record.append({"text": request.prompt})
+    return [*contents, types.Content(role="user", parts=parts)], record
 
 
 def _transport_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:
@@ -219,7 +352,7 @@ class GeminiImagesEngine(Engine):
     ) -> GenerationResult:
         seeds = seeds_for(request)
         n = len(seeds)
-        contents = build_contents(request)
+        contents, user_record = build_contents(request)
         size = request.output_size
         images: list[GeneratedImage] = []
         progress(ProgressEvent("generate", 0.0, f"asking {request.model} for {n} image(s)"))
@@ -231,7 +364,11 @@ class GeminiImagesEngine(Engine):
                 seed=seed % 2**31,
             )
             response = self._call(request.model, contents, config, cancel)
-            image, info = self._decode(response)
+            image, info, model_record = self._decode(response)
+            info["turn"] = json.dumps({
+                "model_id": request.model, "continues": bool(history_of(request)),
+                "user_parts": user_record, "model_parts": model_record,
+            }, separators=(",", ":"))  # fmt: skip
             fitted = ImageOps.fit(image, (size.width, size.height), Image.Resampling.LANCZOS)
             images.append(GeneratedImage(image=fitted, seed=seed, info=info))
             progress(ProgressEvent("generate", (i + 1) / n, f"image {i + 1} of {n}", index=i))
@@ -240,7 +377,7 @@ class GeminiImagesEngine(Engine):
     def _call(
         self,
         model: str,
-        contents: types.Content,
+        contents: list[types.Content],
         config: types.GenerateContentConfig,
         cancel: CancelToken,
     ) -> types.GenerateContentResponse:
@@ -288,21 +425,48 @@ class GeminiImagesEngine(Engine):
             f"gemini: provider error {exc.code}: {message}", code="provider_unavailable"
         )
 
+    @staticmethod
+    def _usage(usage: types.GenerateContentResponseUsageMetadata | None) -> dict[str, str]:
+        """The response's token counts, under their own names and as billing classes."""
+        if usage is None:
+            return {}
+        info: dict[str, str] = {}
+        for key, value in (
+            ("prompt_tokens", usage.prompt_token_count),
+            ("output_tokens", usage.candidates_token_count),
+            ("thoughts_tokens", usage.thoughts_token_count),
+            ("total_tokens", usage.total_token_count),
+        ):
+            if value is not None:
+                info[key] = str(value)
+
+        def by_modality(details: list[types.ModalityTokenCount] | None) -> dict[str, int]:
+            counts: dict[str, int] = {}
+            for d in details or []:
+                name = d.modality.value if d.modality is not None else ""
+                counts[name] = counts.get(name, 0) + (d.token_count or 0)
+            return counts
+
+        prompt = by_modality(usage.prompt_tokens_details)
+        output = by_modality(usage.candidates_tokens_details)
+        if not prompt and usage.prompt_token_count is not None:
+            prompt = {"TEXT": usage.prompt_token_count}
+        if not output and usage.candidates_token_count is not None:
+            output = {"IMAGE": usage.candidates_token_count}
+        thinking = usage.thoughts_token_count or 0
+        classes = {
+            "text_input": prompt.get("TEXT"), "image_input": prompt.get("IMAGE"),
+            "text_output": (output.get("TEXT", 0) + thinking) or None,
+            "image_output": output.get("IMAGE"),
+        }  # fmt: skip
+        return info | usage_info(1, **classes)
+
     def _decode(
         self, response: types.GenerateContentResponse
-    ) -> tuple[Image.Image, dict[str, str]]:
-        """The first non-thought inline image of the response, and what we keep about it."""
-        info: dict[str, str] = {}
-        usage = response.usage_metadata
-        if usage is not None:
-            for key, value in (
-                ("prompt_tokens", usage.prompt_token_count),
-                ("output_tokens", usage.candidates_token_count),
-                ("thoughts_tokens", usage.thoughts_token_count),
-                ("total_tokens", usage.total_token_count),
-            ):
-                if value is not None:
-                    info[key] = str(value)
+    ) -> tuple[Image.Image, dict[str, str], list[dict[str, Any]]]:
+        """The first non-thought inline image of the response, what we keep about it, and
+        the record of the model's turn (its text and that image, with their signatures)."""
+        info = self._usage(response.usage_metadata)
         if response.model_version:
             info["model_version"] = response.model_version
         candidate = response.candidates[0] if response.candidates else None
@@ -311,14 +475,25 @@ class GeminiImagesEngine(Engine):
             info["finish_reason"] = reason
         parts = candidate.content.parts if candidate and candidate.content else None
         texts: list[str] = []
+        record: list[dict[str, Any]] = []
+        image: Image.Image | None = None
         for part in parts or []:
-            if part.text and not part.thought:
+            if part.thought:
+                continue
+            signature = part.thought_signature
+            sig = {"thought_signature": base64.b64encode(signature).decode()} if signature else {}
+            if part.text:
                 texts.append(part.text)
+                record.append({"text": part.text, **sig})
             data = part.inline_data.data if part.inline_data else None
-            if data and not part.thought:
-                if part.thought_signature:
-                    info["thought_signature"] = base64.b64encode(part.thought_signature).decode()
-                return self._open(data), info
+            if data and image is None:
+                image = self._open(data)
+                mime = part.inline_data.mime_type if part.inline_data else None
+                record.append({"output": True, "mime_type": mime or "image/png", **sig})
+                if signature:
+                    info["thought_signature"] = sig["thought_signature"]
+        if image is not None:
+            return image, info, record
         feedback = response.prompt_feedback
         blocked = feedback.block_reason.value if feedback and feedback.block_reason else ""
         said = f": {self._scrub(' '.join(texts))[:300]}" if texts else ""

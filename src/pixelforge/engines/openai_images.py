@@ -28,6 +28,18 @@ errors are retried up to ``max_retries`` times with exponential backoff and jitt
 retried: the provider may have finished (and billed) the work, so we answer 504
 ``provider_timeout`` instead of paying twice. A ``moderation_blocked`` 400 is the caller's
 prompt being refused: :class:`SafetyBlockedError`, never retried.
+
+Streaming (the default, ``OpenAIOptions.stream``): each image is one ``stream=true`` call with
+``n=1`` and ``partial_images`` (0-3, default 2), because the stream's events carry no image
+index. Every ``*.partial_image`` event becomes a :class:`ProgressEvent` whose ``preview`` is the
+decoded partial; the ``*.completed`` event carries the final image and its usage. Partials
+that arrive after the final image are ignored. Errors before the stream starts (an HTTP
+status) follow the rules above; an error once it has started (an ``error`` event, a broken
+connection) is never retried, as the provider may have done the work: ``moderation_blocked``
+is a :class:`SafetyBlockedError`, anything else an :class:`UpstreamError`.
+
+Usage: every image's ``info`` carries the call's token usage (``usage_*``, see
+:func:`~pixelforge.engines.base.usage_info`), which the worker turns into the charge.
 """
 
 from __future__ import annotations
@@ -39,13 +51,14 @@ import math
 import random
 import re
 import time
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, TypeVar
 
 import httpx2
 import openai
 from openai.types import ImagesResponse
 from PIL import Image, ImageOps
+from pydantic import Field
 
 from pixelforge.domain import GenerationRequest, Mode, OutputFormat, Tier
 from pixelforge.domain.request import EngineOptions, ImageInput
@@ -60,6 +73,7 @@ from pixelforge.engines.base import (
     ProgressEvent,
     ProgressSink,
     seeds_for,
+    usage_info,
 )
 from pixelforge.errors import (
     PixelforgeError,
@@ -76,8 +90,13 @@ class OpenAIOptions(EngineOptions):
     input_fidelity: Literal["low", "high"] | None = None
     """Edits only: ``high`` preserves faces and logos (not gpt-image-1-mini)."""
     moderation: Literal["auto", "low"] = "auto"
+    stream: bool = True
+    """Stream each image (one call per image) and report its partial images as previews."""
+    partial_images: int = Field(default=2, ge=0, le=3)
+    """Partial images asked for per streamed image; the final one may come before all of them."""
 
 
+T = TypeVar("T")
 DEFAULT_MODELS = ("gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5", "gpt-image-2")
 FLEXIBLE_SIZE_PREFIXES = ("gpt-image-2",)
 NATIVE_SIZES = (Size(1536, 1024), Size(1024, 1024), Size(1024, 1536))
@@ -224,8 +243,13 @@ class OpenAIImagesEngine(Engine):
 
     # --- the call ------------------------------------------------------------------------
 
+    @staticmethod
+    def _options(request: GenerationRequest) -> OpenAIOptions:
+        options = request.options
+        return options if isinstance(options, OpenAIOptions) else OpenAIOptions()
+
     def _params(self, request: GenerationRequest, size: Size) -> dict[str, Any]:
-        options = request.options if isinstance(request.options, OpenAIOptions) else None
+        options = self._options(request)
         params: dict[str, Any] = {
             "model": request.model,
             "prompt": request.prompt or VARIATION_PROMPT,
@@ -234,7 +258,7 @@ class OpenAIImagesEngine(Engine):
             "quality": request.quality.value,
             "background": request.background.value,
             "output_format": request.output_format.value,
-            "moderation": options.moderation if options else "auto",
+            "moderation": options.moderation,
         }
         if request.output_compression is not None and request.output_format is not OutputFormat.PNG:
             params["output_compression"] = request.output_compression
@@ -249,7 +273,7 @@ class OpenAIImagesEngine(Engine):
             first = request.references[0].image
             params["mask"] = ("mask.png", as_png(request.mask, (first.width, first.height)),
                               "image/png")  # fmt: skip
-        if options is not None and options.input_fidelity is not None:
+        if options.input_fidelity is not None:
             params["input_fidelity"] = options.input_fidelity
         return params
 
@@ -258,6 +282,12 @@ class OpenAIImagesEngine(Engine):
         call = images.generate if request.mode is Mode.GENERATE else images.edit
         response: ImagesResponse = call(**params)
         return response
+
+    def _open_stream(self, request: GenerationRequest, params: dict[str, Any]) -> Any:
+        """Start a streamed call; returns the SDK's ``Stream`` once the response has begun."""
+        images = self.client.images
+        call: Callable[..., Any] = images.generate if request.mode is Mode.GENERATE else images.edit
+        return call(**params, stream=True)
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._api_key, "***")
@@ -297,14 +327,13 @@ class OpenAIImagesEngine(Engine):
                                          f"{message}", param=param)  # fmt: skip
         return UpstreamError(f"the provider failed ({status}): {message}")
 
-    def _request(
-        self, request: GenerationRequest, params: dict[str, Any], cancel: CancelToken
-    ) -> ImagesResponse:
+    def _request(self, request: GenerationRequest, call: Callable[[], T], cancel: CancelToken) -> T:
+        """``call()`` with our retry rules (see the module docstring)."""
         for attempt in range(self.max_retries + 1):
             cancel.raise_if_cancelled()
             last = attempt == self.max_retries
             try:
-                return self._call(request, params)
+                return call()
             except openai.APITimeoutError:
                 raise UpstreamTimeoutError(
                     f"the provider did not answer {request.model!r} in time; not retried, as "
@@ -329,42 +358,136 @@ class OpenAIImagesEngine(Engine):
                 self._wait(self._backoff(attempt, None), cancel)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    # --- streaming -----------------------------------------------------------------------
+
+    def _stream_error(self, exc: openai.APIError) -> PixelforgeError:
+        """Map an error that arrived once the stream had started (never retried)."""
+        body = exc.body if isinstance(exc.body, dict) else {}
+        code = exc.code or body.get("code")
+        message = self._scrub(str(body.get("message") or exc.message))
+        if code == "moderation_blocked":
+            return SafetyBlockedError(f"prompt: refused by the provider's safety system: "
+                                      f"{message}", param="prompt")  # fmt: skip
+        return UpstreamError(f"the provider failed while streaming ({code or 'error'}): "
+                             f"{message}; not retried, as it may have done the work")  # fmt: skip
+
+    @staticmethod
+    def _preview(event: Any) -> Image.Image | None:
+        """A partial image, decoded; None when it cannot be (a preview is never fatal)."""
+        try:
+            with Image.open(io.BytesIO(base64.b64decode(str(event.b64_json)))) as raw:
+                raw.load()
+                return raw.copy()
+        except (AttributeError, OSError, ValueError, Image.DecompressionBombError):
+            return None
+
+    def _stream_one(
+        self, request: GenerationRequest, params: dict[str, Any], index: int,
+        progress: ProgressSink, cancel: CancelToken,
+    ) -> tuple[str, dict[str, str]]:  # fmt: skip
+        """Stream image ``index``: partials go to ``progress``; returns (final b64, usage)."""
+        partials = self._options(request).partial_images
+        sent = {**params, "n": 1, "partial_images": partials}
+        stream = self._request(request, lambda: self._open_stream(request, sent), cancel)
+        n, done, final = request.n, index / request.n, None
+        try:
+            with stream:
+                for event in stream:
+                    cancel.raise_if_cancelled()
+                    kind = str(getattr(event, "type", ""))
+                    if kind.endswith(".completed"):
+                        final = event
+                        break  # partials the provider still sends after the final are moot
+                    if kind.endswith(".partial_image"):
+                        j = int(getattr(event, "partial_image_index", 0))
+                        done = max(done, (index + min(j + 1, partials) / (partials + 1)) / n)
+                        progress(ProgressEvent(
+                            "partial", done, f"image {index + 1} of {n}: partial {j + 1}",
+                            index=index, preview=self._preview(event),
+                        ))  # fmt: skip
+        except openai.APITimeoutError:
+            raise UpstreamTimeoutError(
+                f"the provider's stream for {request.model!r} went silent; not retried, as it "
+                "may have done the work"
+            ) from None
+        except openai.APIConnectionError as exc:
+            raise UpstreamError(f"the provider's stream broke off: {self._scrub(exc.message)};"
+                                " not retried, as it may have done the work") from None  # fmt: skip
+        except openai.APIError as exc:
+            raise self._stream_error(exc) from None
+        b64 = getattr(final, "b64_json", None)
+        if not b64:
+            raise UpstreamError("the provider's stream ended without the final image")
+        return str(b64), self._usage(getattr(final, "usage", None), images=1)
+
+    # --- results -------------------------------------------------------------------------
+
+    @staticmethod
+    def _usage(usage: Any, images: int) -> dict[str, str]:
+        """The provider's usage as info keys: its own totals plus the billing classes."""
+        if usage is None:
+            return {}
+        totals = {k: getattr(usage, f"{k}_tokens", None) for k in ("input", "output", "total")}
+        info = {f"usage_{k}_tokens": str(v) for k, v in totals.items() if v is not None}
+        details_in = getattr(usage, "input_tokens_details", None)
+        details_out = getattr(usage, "output_tokens_details", None)
+        text_in = getattr(details_in, "text_tokens", None)
+        image_in = getattr(details_in, "image_tokens", None)
+        if text_in is None and image_in is None:
+            text_in = totals["input"]
+        text_out = getattr(details_out, "text_tokens", None)
+        image_out = getattr(details_out, "image_tokens", None)
+        if text_out is None and image_out is None:
+            image_out = totals["output"]  # documented: the image tokens of the output image
+        return info | usage_info(images, text_input=text_in, image_input=image_in,
+                                 text_output=text_out, image_output=image_out)  # fmt: skip
+
+    @staticmethod
+    def _image(b64: str, target: Size) -> Image.Image:
+        try:
+            with Image.open(io.BytesIO(base64.b64decode(b64))) as raw:
+                raw.load()
+                return fit_exact(raw, target)
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            raise UpstreamError(f"the provider returned an undecodable image: {exc}") from None
+
+    def _batched(
+        self, request: GenerationRequest, params: dict[str, Any], cancel: CancelToken
+    ) -> list[tuple[str, dict[str, str]]]:
+        """One unstreamed call for all ``n`` images; each carries the call's usage."""
+        response = self._request(request, lambda: self._call(request, params), cancel)
+        data = response.data or []
+        if len(data) < request.n:
+            raise UpstreamError(f"the provider returned {len(data)} image(s) for n={request.n}")
+        usage = self._usage(response.usage, images=request.n)
+        out = []
+        for item in data[: request.n]:
+            if not item.b64_json:
+                raise UpstreamError("the provider returned an image without b64_json data")
+            extra = {"revised_prompt": item.revised_prompt} if item.revised_prompt else {}
+            out.append((item.b64_json, usage | extra))
+        return out
+
     def run(
         self, request: GenerationRequest, progress: ProgressSink, cancel: CancelToken
     ) -> GenerationResult:
         target = request.output_size
         native = native_size(request.model, target)
         params = self._params(request, native)
+        streamed = self._options(request).stream
+        n = request.n
         cancel.raise_if_cancelled()
-        progress(ProgressEvent("request", 0.0, f"asking {request.model} for {request.n} image(s)"))
+        progress(ProgressEvent("request", 0.0, f"asking {request.model} for {n} image(s)"))
         cancel.raise_if_cancelled()
-        response = self._request(request, params, cancel)
-        cancel.raise_if_cancelled()
-        data = response.data or []
-        if len(data) < request.n:
-            raise UpstreamError(f"the provider returned {len(data)} image(s) for n={request.n}")
+        batch = None if streamed else self._batched(request, params, cancel)
         info = {"provider_model": request.model, "native_size": str(native)}
-        usage = response.usage
-        if usage is not None:
-            info |= {
-                "usage_input_tokens": str(usage.input_tokens),
-                "usage_output_tokens": str(usage.output_tokens),
-                "usage_total_tokens": str(usage.total_tokens),
-            }
         images: list[GeneratedImage] = []
-        seeds = seeds_for(request)
-        for i, (item, seed) in enumerate(zip(data[: request.n], seeds, strict=True)):
-            if not item.b64_json:
-                raise UpstreamError("the provider returned an image without b64_json data")
-            try:
-                with Image.open(io.BytesIO(base64.b64decode(item.b64_json))) as raw:
-                    raw.load()
-                    image = fit_exact(raw, target)
-            except (OSError, ValueError) as exc:
-                raise UpstreamError(f"the provider returned an undecodable image: {exc}") from None
-            extra = {"revised_prompt": item.revised_prompt} if item.revised_prompt else {}
-            images.append(GeneratedImage(image=image, seed=seed, info={**info, **extra}))
+        for i, seed in enumerate(seeds_for(request)):
+            if batch is None:
+                b64, extra = self._stream_one(request, params, i, progress, cancel)
+            else:
+                b64, extra = batch[i]
             cancel.raise_if_cancelled()
-            progress(ProgressEvent("decode", (i + 1) / request.n, f"image {i + 1} of "
-                                   f"{request.n}", index=i))  # fmt: skip
+            images.append(GeneratedImage(self._image(b64, target), seed, info={**info, **extra}))
+            progress(ProgressEvent("decode", (i + 1) / n, f"image {i + 1} of {n}", index=i))
         return GenerationResult(model=request.model, images=tuple(images))

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pixelforge.domain import GenerationRequest
-from pixelforge.engines.base import CancelToken, GenerationResult, ProgressSink, check_request
+from pixelforge.engines.base import CancelToken, GenerationResult, ProgressSink
 from pixelforge.engines.registry import ModelRegistry
 from pixelforge.errors import (
     CapabilityError,
@@ -84,10 +84,10 @@ class ResilientRunner:
             if model != request.model:
                 # Another engine's options do not apply: the fallback runs on its defaults.
                 candidate = dataclasses.replace(request, model=model, options=None)
-            engine, info = self.registry.resolve(model)
+            engine, _ = self.registry.resolve(model)
             if model != request.model:
                 try:
-                    check_request(info, candidate)
+                    engine.check(candidate)
                 except CapabilityError:
                     skipped.append(model)
                     continue

@@ -3,22 +3,32 @@
 Each running job has a lease keeper that renews the lease every third of its length and
 turns a cancel request into the engine's cancel token. A worker that dies leaves its lease
 to expire; another worker then claims the job again (see ``store.jobs``).
+
+A successful job is charged what its reported usage costs (``services.pricing``), at most its
+reservation; each asset records its part of that charge as ``cost``, the job as
+``result.cost``. An image whose engine returned conversation state (``info["turn"]``) keeps it
+on its asset (``params.turn``), and a job that continues an asset makes it the new assets'
+``parent_id``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from pixelforge.engines.base import CancelToken, ProgressEvent
 from pixelforge.engines.registry import ModelRegistry
 from pixelforge.engines.resilience import CircuitBreaker, ResilientRunner
 from pixelforge.errors import CancelledError, PixelforgeError
 from pixelforge.services.codec import decode_request
-from pixelforge.services.generate import encode_result
+from pixelforge.services.generate import TURN_KEY, encode_result
+from pixelforge.services.previews import PreviewBoard
+from pixelforge.services.pricing import PriceTable, charge_for, from_micro
 from pixelforge.store.blobs import BlobStore
 from pixelforge.store.jobs import (
     CANCELED,
@@ -60,15 +70,28 @@ class _LeaseKeeper(threading.Thread):
                 log.exception("lease renewal failed for %s", self.claimed.id)
 
 
+def _turn(info: Mapping[str, str]) -> dict[str, Any] | None:
+    """The conversation state an engine returned for an image, if any."""
+    try:
+        state = json.loads(info[TURN_KEY]) if TURN_KEY in info else None
+    except ValueError:
+        log.warning("an engine returned conversation state that is not JSON; not kept")
+        return None
+    return state if isinstance(state, dict) else None
+
+
 class JobRunner:
     """Runs one claimed job to its end."""
 
     def __init__(
         self, queue: JobQueue, registry: ModelRegistry, blobs: BlobStore,
-        resilient: ResilientRunner | None = None,
+        resilient: ResilientRunner | None = None, prices: PriceTable | None = None,
+        previews: PreviewBoard | None = None,
     ) -> None:  # fmt: skip
         self.queue, self.registry, self.blobs = queue, registry, blobs
+        self.previews = previews or PreviewBoard()
         self.resilient = resilient or ResilientRunner(registry, CircuitBreaker())
+        self.prices = prices or PriceTable.load()
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._running: dict[str, CancelToken] = {}
@@ -88,6 +111,7 @@ class JobRunner:
         try:
             return self._run(claimed, token)
         finally:
+            self.previews.drop(claimed.id)
             with self._lock:
                 self._running.pop(claimed.id, None)
 
@@ -100,6 +124,8 @@ class JobRunner:
         def on_progress(event: ProgressEvent) -> None:
             # Record progress at most 4 times a second (never for jobs that end sooner: the
             # final write records it); the lease keeper renews the lease through silences.
+            if event.preview is not None:
+                self.previews.post(claimed.id, event.preview)
             now = time.perf_counter()
             if now - last[0] >= 0.25 and event.fraction < 1.0:
                 last[0] = now
@@ -118,25 +144,34 @@ class JobRunner:
             result, used = outcome.result, outcome.model
             run_seconds = time.perf_counter() - started
             encoded = encode_result(dataclasses.replace(request, model=used), result)
+            infos = [img.info for img in result.images]
+            charge = charge_for(self.queue.reservation(claimed.id),
+                                self.prices.usage_cost(used, infos), len(encoded))  # fmt: skip
+            parent = claimed.request.get("continue_from")
             assets = []
-            for i, img in enumerate(encoded):
+            for i, (img, info, share) in enumerate(zip(encoded, infos, charge.shares, strict=True)):
                 key = self.blobs.put(img.data, img.extension)
+                params: dict[str, Any] = {**img.metadata}
+                if used != request.model:
+                    params["fallback_from"] = request.model
+                if (turn := _turn(info)) is not None:
+                    params[TURN_KEY] = turn
                 assets.append(Asset(
                     id=new_id("img"), job_id=claimed.id, user_id=claimed.user_id, position=i,
                     blob_key=key,
                     format=request.output_format.value, width=img.width, height=img.height,
                     bytes=len(img.data), model=used, seed=img.seed, prompt=request.prompt,
-                    params={**img.metadata, **({"fallback_from": request.model}
-                                               if used != request.model else {})},
-                    parent_id=None,
-                    timings={"run_s": round(run_seconds, 4)}, cost="0",
+                    params=params, parent_id=parent if isinstance(parent, str) else None,
+                    timings={"run_s": round(run_seconds, 4)}, cost=str(from_micro(share)),
                     created_at=self.queue.clock(), deleted=False,
                 ))  # fmt: skip
             total = time.perf_counter() - started
-            ok = self.queue.finish(
-                claimed, SUCCEEDED, assets=assets,
-                result={"assets": [a.id for a in assets], "seconds": round(total, 4)},
-            )  # fmt: skip
+            outcome_body: dict[str, Any] = {"assets": [a.id for a in assets],
+                                            "seconds": round(total, 4)}  # fmt: skip
+            if charge.total is not None:
+                outcome_body["cost"] = charge.total
+            ok = self.queue.finish(claimed, SUCCEEDED, assets=assets, result=outcome_body,
+                                   charge=charge.total)  # fmt: skip
             return SUCCEEDED if ok else "lost"
         except CancelledError:
             if keeper.lost:

@@ -13,6 +13,7 @@ from pixelforge.domain import OutputFormat
 from pixelforge.errors import NotFoundError
 from pixelforge.postprocess.encode import encode
 from pixelforge.services.accounts import LOCAL, Principal
+from pixelforge.services.generate import TURN_KEY
 from pixelforge.store.blobs import BlobStore
 from pixelforge.store.db import Database
 from pixelforge.store.models import Asset
@@ -85,9 +86,10 @@ class AssetService:
         stored = OutputFormat(asset.format)
         if fmt is None or fmt is stored:
             return data, stored
+        meta = {k: v for k, v in asset.params.items() if k != TURN_KEY}  # state, not metadata
         with Image.open(io.BytesIO(data)) as im:
             im.load()
-            return encode(im, fmt, asset.params), fmt
+            return encode(im, fmt, meta), fmt
 
     def delete(self, asset_id: str, principal: Principal = LOCAL) -> None:
         self.get(asset_id, principal)

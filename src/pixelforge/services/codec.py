@@ -1,4 +1,9 @@
-"""GenerationRequest <-> JSON for the job table. Image bytes live in the blob store."""
+"""GenerationRequest <-> JSON for the job table. Image bytes live in the blob store.
+
+Engine options are dumped with a ``blob_put(data, extension) -> key`` serialization context
+and loaded with a ``blob_get(key) -> data`` validation context, so options that carry images
+(the gemini engine's conversation history) store them as blobs too, not inside the job row.
+"""
 
 from __future__ import annotations
 
@@ -50,7 +55,11 @@ def encode_request(request: GenerationRequest, blobs: BlobStore) -> dict[str, An
         "output_format": request.output_format.value,
         "output_compression": request.output_compression,
         "background": request.background.value,
-        "options": request.options.model_dump(mode="json") if request.options else None,
+        "options": (
+            request.options.model_dump(mode="json", context={"blob_put": blobs.put})
+            if request.options
+            else None
+        ),
     }
 
 
@@ -62,7 +71,7 @@ def decode_request(
         _, info = registry.resolve(data["model"])
         kind = info.capabilities.options_type
         if kind is not None:
-            options = kind.model_validate(data["options"])
+            options = kind.model_validate(data["options"], context={"blob_get": blobs.get})
     return GenerationRequest(
         prompt=data["prompt"],
         model=data["model"],

@@ -14,7 +14,6 @@ from pixelforge.engines.base import (
     CancelToken,
     GenerationResult,
     ProgressSink,
-    check_request,
     no_progress,
 )
 from pixelforge.engines.registry import ModelRegistry
@@ -30,6 +29,11 @@ class EncodedImage:
     metadata: dict[str, str]
     width: int = 0
     height: int = 0
+
+
+#: The ``info`` key of an engine's conversation state (multi-turn editing). It is kept on the
+#: asset, not written into the file: it is state for the next request, not a description.
+TURN_KEY = "turn"
 
 
 def metadata_for(request: GenerationRequest, seed: int, info: dict[str, str]) -> dict[str, str]:
@@ -48,6 +52,7 @@ def metadata_for(request: GenerationRequest, seed: int, info: dict[str, str]) ->
     if request.negative_prompt:
         meta["negative prompt"] = request.negative_prompt
     meta.update(info)
+    meta.pop(TURN_KEY, None)
     return {k: v for k, v in meta.items() if v}
 
 
@@ -72,8 +77,8 @@ class GenerateService:
 
     def check(self, request: GenerationRequest) -> None:
         """Reject a request the model cannot run, before any work."""
-        _, info = self.registry.resolve(request.model)
-        check_request(info, request)
+        engine, _ = self.registry.resolve(request.model)
+        engine.check(request)
 
     def run(
         self,

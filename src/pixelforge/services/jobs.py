@@ -15,7 +15,6 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from pixelforge.domain import GenerationRequest
-from pixelforge.engines.base import check_request
 from pixelforge.engines.registry import ModelRegistry
 from pixelforge.errors import (
     IdempotencyConflictError,
@@ -75,12 +74,13 @@ class JobService:
         self._waiters: dict[str, threading.Event] = {}
 
     def check(self, request: GenerationRequest) -> None:
-        _, info = self.registry.resolve(request.model)
-        check_request(info, request)
+        engine, _ = self.registry.resolve(request.model)
+        engine.check(request)
 
     def submit(
         self, request: GenerationRequest, idem: Idempotency | None = None, priority: int = 0,
         *, wait_for_result: bool = False, principal: Principal = LOCAL, batch: bool = False,
+        continue_from: str | None = None,
     ) -> Submitted:  # fmt: skip
         """Validate, then create the job (and the idempotency record) in one transaction.
 
@@ -88,10 +88,13 @@ class JobService:
         that answer with the finished result (``wait_for_result``), while the first request is
         still in flight -> 409 (retry later); otherwise the original job and stored response.
         Signed-in callers pay: the price is reserved in the same transaction (402 if the
-        balance, a quota or the key's budget cannot cover it).
+        balance, a quota or the key's budget cannot cover it). ``continue_from`` names the
+        asset the request continues (see ``services.threads``): its assets get it as parent.
         """
         self.check(request)
         payload = encode_request(request, self.blobs)
+        if continue_from is not None:
+            payload["continue_from"] = continue_from
         price = self.prices.price(request, batch) if principal.user_id is not None else 0
         with self.queue.db.write() as s:
             if idem is not None:
@@ -248,13 +251,16 @@ class JobService:
                 self._waiters.pop(job_id, None)
 
     def view(self, job: Job) -> dict[str, Any]:
-        """The job as the native API shows it."""
+        """The job as the native API shows it: ``cost`` is the charge once the job succeeded
+        (at most ``reserved``, the amount held when it was accepted), else the reservation."""
+        charged = (job.result or {}).get("cost")
         out: dict[str, Any] = {
             "id": job.id, "object": "image.job", "status": job.status, "model": job.model,
             "created": int(job.created_at), "progress": round(job.progress, 4),
             "message": job.message, "attempts": job.attempts,
             "assets": (job.result or {}).get("assets", []), "error": job.error,
-            "cost": str(from_micro(job.price)),
+            "cost": str(from_micro(charged if isinstance(charged, int) else job.price)),
+            "reserved": str(from_micro(job.price)),
         }  # fmt: skip
         if job.status == QUEUED:
             out["queue_position"] = self.queue.queue_position(job)

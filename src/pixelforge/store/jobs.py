@@ -318,8 +318,13 @@ class JobQueue:
         result: dict[str, Any] | None = None,
         error: dict[str, Any] | None = None,
         assets: Sequence[Asset] = (),
+        charge: int | None = None,
     ) -> bool:
-        """Record the outcome if we still hold the lease; False (nothing written) otherwise."""
+        """Record the outcome if we still hold the lease; False (nothing written) otherwise.
+
+        Success captures ``charge`` (default: the whole reservation; never more than it),
+        anything else refunds the reservation, in the same transaction.
+        """
         with self.db.write() as s:
             conn = s.connection()
             done = conn.execute(
@@ -334,8 +339,9 @@ class JobQueue:
                 return False
             if assets:
                 conn.execute(insert(_A), [_row(a) for a in assets])
-            # Success captures the reservation; failure and cancellation refund it.
-            ledger.settle(conn, claimed.id, status == SUCCEEDED, self.clock(), status)
+            # Success captures the charge; failure and cancellation refund the reservation.
+            ok = status == SUCCEEDED
+            ledger.settle(conn, claimed.id, ok, self.clock(), status, charge if ok else None)
             return True
 
     def release(self, claimed: Claimed, message: str) -> None:
@@ -347,6 +353,11 @@ class JobQueue:
             )
 
     # -- readers -----------------------------------------------------------------------
+    def reservation(self, job_id: str) -> int | None:
+        """The credits held for a job (written with the job, never changed), or None."""
+        with self.db.read() as s:
+            return ledger.reserved(s.connection(), job_id)
+
     def get(self, job_id: str) -> Job | None:
         with self.db.read() as s:
             return s.get(Job, job_id)

@@ -1,9 +1,11 @@
 """The credits ledger: append-only rows; a balance is the sum of their signed deltas.
 
 Kinds: ``grant`` (+), ``adjust`` (±), ``reserve`` (−, when a job is accepted), and exactly one
-of ``capture`` (0: the reservation becomes the charge) or ``refund`` (+, the reservation comes
-back) per job. The unique ``settles`` column (the job id, on capture and refund rows only)
-makes "one settlement per job" a database rule, and ``(job_id, kind)`` is unique too.
+of ``capture`` or ``refund`` (+, the reservation comes back) per job. A capture's ``amount`` is
+the charge, at most the reservation; its ``delta`` (reservation − charge, never negative)
+returns the rest. The unique ``settles`` column (the job id, on capture and refund rows only)
+makes "one settlement per job" a database rule, ``(job_id, kind)`` is unique too, and a check
+constraint makes a settlement's delta never negative: a settlement can give back, never take.
 These functions run inside the caller's transaction, on its connection.
 """
 
@@ -25,33 +27,46 @@ def balance(conn: Connection, user_id: str) -> int:
                             .where(_L.c.user_id == user_id)).scalar_one())  # fmt: skip
 
 
+def _spent(conn: Connection, *where: Any) -> int:
+    """Reserved minus what came back (refunds, and the part of captures below the reservation)."""
+    moved = select(func.coalesce(func.sum(_L.c.delta), 0)).where(
+        *where, _L.c.kind.in_((RESERVE, CAPTURE, REFUND))
+    )
+    return -int(conn.execute(moved).scalar_one())
+
+
 def spent_since(conn: Connection, user_id: str, since: float) -> int:
-    """Credits held or charged (reservations not refunded) since ``since``."""
-    reserved = select(func.coalesce(func.sum(_L.c.amount), 0)).where(
-        _L.c.user_id == user_id, _L.c.kind == RESERVE, _L.c.created_at >= since
-    )
-    refunded = select(func.coalesce(func.sum(_L.c.amount), 0)).where(
-        _L.c.user_id == user_id, _L.c.kind == REFUND, _L.c.created_at >= since
-    )
-    return int(conn.execute(reserved).scalar_one()) - int(conn.execute(refunded).scalar_one())
+    """Credits held or charged (reservations not given back) since ``since``."""
+    return _spent(conn, _L.c.user_id == user_id, _L.c.created_at >= since)
 
 
 def key_spent(conn: Connection, api_key_id: str) -> int:
-    reserved = select(func.coalesce(func.sum(_L.c.amount), 0)).where(
-        _L.c.api_key_id == api_key_id, _L.c.kind == RESERVE
-    )
-    refunded = select(func.coalesce(func.sum(_L.c.amount), 0)).where(
-        _L.c.api_key_id == api_key_id, _L.c.kind == REFUND
-    )
-    return int(conn.execute(reserved).scalar_one()) - int(conn.execute(refunded).scalar_one())
+    return _spent(conn, _L.c.api_key_id == api_key_id)
 
 
 def entry(conn: Connection, **row: Any) -> None:
     conn.execute(insert(_L), [row])
 
 
-def settle(conn: Connection, job_id: str, capture: bool, now: float, note: str = "") -> bool:
-    """Capture or refund a job's reservation, once. False if there is nothing to settle."""
+def reserved(conn: Connection, job_id: str) -> int | None:
+    """The amount held for a job, or None when nothing was reserved."""
+    amount = conn.execute(
+        select(_L.c.amount).where(_L.c.job_id == job_id, _L.c.kind == RESERVE)
+    ).scalar_one_or_none()
+    return None if amount is None else int(amount)
+
+
+def settle(
+    conn: Connection, job_id: str, capture: bool, now: float, note: str = "",
+    amount: int | None = None,
+) -> bool:  # fmt: skip
+    """Capture or refund a job's reservation, once. False if there is nothing to settle.
+
+    A capture charges ``amount`` (default: the whole reservation), never more than the
+    reservation: a larger amount is capped, and what is not charged returns to the balance.
+    """
+    if amount is not None and (not capture or amount < 0):
+        raise ValueError("amount: only a capture takes an amount, and it cannot be negative")
     held = conn.execute(
         select(_L.c.user_id, _L.c.amount, _L.c.api_key_id, _L.c.model).where(
             _L.c.job_id == job_id, _L.c.kind == RESERVE
@@ -62,10 +77,14 @@ def settle(conn: Connection, job_id: str, capture: bool, now: float, note: str =
     done = conn.execute(select(_L.c.id).where(_L.c.settles == job_id)).first()
     if done is not None:
         return False
+    if capture:
+        charge = held.amount if amount is None else min(int(amount), held.amount)
+        kind, delta = CAPTURE, held.amount - charge
+    else:
+        kind, charge, delta = REFUND, held.amount, held.amount
     entry(
-        conn, user_id=held.user_id, job_id=job_id, api_key_id=held.api_key_id,
-        kind=CAPTURE if capture else REFUND, amount=held.amount,
-        delta=0 if capture else held.amount, model=held.model, settles=job_id,
-        note=note[:400], created_at=now,
+        conn, user_id=held.user_id, job_id=job_id, api_key_id=held.api_key_id, kind=kind,
+        amount=charge, delta=delta, model=held.model, settles=job_id, note=note[:400],
+        created_at=now,
     )  # fmt: skip
     return True

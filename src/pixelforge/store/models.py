@@ -11,6 +11,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Float,
     ForeignKey,
     Index,
@@ -67,11 +68,16 @@ class ApiKey(Base):
     revoked_at: Mapped[float | None] = mapped_column(Float, default=None)
 
 
+#: A settlement (capture or refund) never lowers the balance (migration 0003).
+SETTLEMENT_GIVES_BACK = "kind NOT IN ('capture', 'refund') OR delta >= 0"
+
+
 class LedgerEntry(Base):
     """Append-only. ``delta`` is the signed change to the balance, in micro-USD.
 
     ``settles`` holds the job id on capture and refund rows only; its unique index makes
-    "exactly one capture or refund per job" a database rule.
+    "exactly one capture or refund per job" a database rule. A settlement's ``delta`` is never
+    negative (a check): it can only give back, so a capture never takes more than was reserved.
     """
 
     __tablename__ = "ledger_entries"
@@ -88,7 +94,10 @@ class LedgerEntry(Base):
     note: Mapped[str] = mapped_column(String(400), default="")
     created_at: Mapped[float] = mapped_column(Float, index=True)
 
-    __table_args__ = (UniqueConstraint("job_id", "kind", name="uq_ledger_job_kind"),)
+    __table_args__ = (
+        UniqueConstraint("job_id", "kind", name="uq_ledger_job_kind"),
+        CheckConstraint(SETTLEMENT_GIVES_BACK, name="ck_ledger_settlement_gives_back"),
+    )
 
 
 class Job(Base):

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from contract import EngineContract, reference_image
-from fake_gemini import SIGNATURE, FakeGemini, serve_fake
+from fake_gemini import FakeGemini, serve_fake
 
 from pixelforge.domain import GenerationRequest, Mode, Reference, Tier
 from pixelforge.domain.request import ReferenceRole
@@ -74,7 +74,7 @@ def test_generate_keeps_signature_and_usage_in_info(
     gemini: GeminiImagesEngine, fake: FakeGemini
 ) -> None:
     (image,) = gemini.generate(GenerationRequest("a mug", model=PRO)).images
-    assert base64.b64decode(image.info["thought_signature"]) == base64.b64decode(SIGNATURE)
+    assert base64.b64decode(image.info["thought_signature"]) == fake.issued[-1].image_signature
     assert (image.info["prompt_tokens"], image.info["total_tokens"]) == ("12", "1212")
     assert image.info["finish_reason"] == "STOP"
 

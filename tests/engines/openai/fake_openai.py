@@ -4,6 +4,13 @@
 ``{"created", "data": [{"b64_json"}], "usage", "size", ...}`` with real images of the asked
 size. Behaviours are scripted with :meth:`FakeOpenAI.script` (consumed one per request, in
 order); every request is recorded with its headers, JSON or form fields and files.
+
+With ``stream`` true the answer is ``text/event-stream``: per image, ``partial_images``
+``image_generation.partial_image`` events (edits: ``image_edit.*``; partial ``j`` is a solid
+image of :func:`partial_colour` ``j``) and one ``*.completed`` event with the final image and
+its usage, each as ``event: <type>`` + ``data: <json>`` lines. A behaviour can end the stream
+with an ``error`` event (``data: {"error": {...}}``) after some partials, or without any
+``completed`` event.
 """
 
 from __future__ import annotations
@@ -11,15 +18,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from PIL import Image
 from starlette.datastructures import UploadFile
 
@@ -46,12 +54,23 @@ class Recorded:
 
 @dataclass
 class Behaviour:
-    """One scripted answer: an error ``status`` with ``body``/``headers``, and/or a ``delay``."""
+    """One scripted answer: an error ``status`` with ``body``/``headers``, and/or a ``delay``.
+
+    Streams only: ``stream_error`` (an ``{"error": ...}`` body) is sent as an ``error`` event
+    after ``partials_before_error`` partial images; ``no_completed`` ends the stream after the
+    partials without a final image; ``extra_partials`` are sent after the ``completed`` event.
+    ``no_usage`` leaves ``usage`` out of the answer (streamed or not).
+    """
 
     status: int = 200
     body: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    stream_error: dict[str, Any] | None = None
+    partials_before_error: int = 0
+    no_completed: bool = False
+    extra_partials: int = 0
+    no_usage: bool = False
 
 
 class FakeOpenAI:
@@ -91,7 +110,7 @@ class FakeOpenAI:
             self.requests.append(recorded)
             return self._script.pop(0) if self._script else Behaviour()
 
-    async def _answer(self, recorded: Recorded) -> JSONResponse:
+    async def _answer(self, recorded: Recorded) -> Response:
         behaviour = self._next(recorded)
         if behaviour.delay:
             await asyncio.sleep(behaviour.delay)
@@ -102,7 +121,11 @@ class FakeOpenAI:
         width, height = (1024, 1024) if size == "auto" else map(int, size.split("x"))
         fmt = str(fields.get("output_format") or "png")
         n = int(fields.get("n") or 1)
-        return JSONResponse({
+        images_in = len(recorded.files.get("image[]", [])) + len(recorded.files.get("image", []))
+        if str(fields.get("stream")).lower() == "true":
+            stream = self._stream(recorded, behaviour, (width, height), fmt, images_in)
+            return StreamingResponse(stream, media_type="text/event-stream")
+        body = {
             "created": int(time.time()),
             "background": "opaque",
             "output_format": fmt,
@@ -110,18 +133,52 @@ class FakeOpenAI:
             "size": size,
             "data": [{"b64_json": image_b64(width, height, fmt, i)} for i in range(n)],
             "usage": {
-                "input_tokens": 50, "output_tokens": 4000 * n, "total_tokens": 50 + 4000 * n,
-                "input_tokens_details": {"image_tokens": 0, "text_tokens": 50},
-                "output_tokens_details": {"image_tokens": 4000 * n, "text_tokens": 0},
+                **usage(images_in, n),
+                "output_tokens_details": {"image_tokens": OUTPUT_TOKENS * n, "text_tokens": 0},
             },
-        })  # fmt: skip
+        }  # fmt: skip
+        if behaviour.no_usage:
+            del body["usage"]
+        return JSONResponse(body)
 
-    async def _generations(self, request: Request) -> JSONResponse:
+    async def _stream(
+        self, recorded: Recorded, behaviour: Behaviour, size: tuple[int, int], fmt: str,
+        images_in: int,
+    ) -> AsyncIterator[str]:  # fmt: skip
+        prefix = "image_generation" if recorded.path.endswith("/generations") else "image_edit"
+        common = {"background": "opaque", "created_at": int(time.time()), "output_format": fmt,
+                  "quality": "medium", "size": f"{size[0]}x{size[1]}"}  # fmt: skip
+        partials = int(recorded.fields.get("partial_images") or 0)
+
+        def partial(j: int) -> str:
+            data = {"type": f"{prefix}.partial_image", "b64_json": solid_b64(size, fmt,
+                    partial_colour(j)), "partial_image_index": j, **common}  # fmt: skip
+            return sse(f"{prefix}.partial_image", data)
+
+        for j in range(partials):
+            if behaviour.stream_error is not None and j == behaviour.partials_before_error:
+                break
+            yield partial(j)
+            await asyncio.sleep(0)
+        if behaviour.stream_error is not None:
+            yield sse("error", behaviour.stream_error)
+            return
+        if behaviour.no_completed:
+            return
+        done = {"type": f"{prefix}.completed", "b64_json": image_b64(*size, fmt, 0),
+                "usage": usage(images_in, 1), **common}  # fmt: skip
+        if behaviour.no_usage:
+            del done["usage"]
+        yield sse(f"{prefix}.completed", done)
+        for j in range(partials, partials + behaviour.extra_partials):
+            yield partial(j)
+
+    async def _generations(self, request: Request) -> Response:
         fields = await request.json()
         return await self._answer(Recorded(request.url.path, dict(request.headers), fields,
                                            at=time.monotonic()))  # fmt: skip
 
-    async def _edits(self, request: Request) -> JSONResponse:
+    async def _edits(self, request: Request) -> Response:
         form = await request.form()
         fields: dict[str, Any] = {}
         files: dict[str, list[tuple[str, str, bytes]]] = {}
@@ -135,6 +192,35 @@ class FakeOpenAI:
         await form.close()
         return await self._answer(Recorded(request.url.path, dict(request.headers), fields,
                                            files, time.monotonic()))  # fmt: skip
+
+
+OUTPUT_TOKENS = 4000
+TEXT_TOKENS = 50
+IMAGE_TOKENS_PER_INPUT = 200
+
+
+def usage(images_in: int, n: int) -> dict[str, Any]:
+    """The documented usage object: text + image input tokens, output image tokens."""
+    image_in = IMAGE_TOKENS_PER_INPUT * images_in
+    return {
+        "input_tokens": TEXT_TOKENS + image_in, "output_tokens": OUTPUT_TOKENS * n,
+        "total_tokens": TEXT_TOKENS + image_in + OUTPUT_TOKENS * n,
+        "input_tokens_details": {"image_tokens": image_in, "text_tokens": TEXT_TOKENS},
+    }  # fmt: skip
+
+
+def sse(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+def partial_colour(index: int) -> tuple[int, int, int]:
+    return (10 + 70 * index, 200, 30)
+
+
+def solid_b64(size: tuple[int, int], fmt: str, colour: tuple[int, int, int]) -> str:
+    buf = io.BytesIO()
+    Image.new("RGB", size, colour).save(buf, format=fmt.upper())
+    return base64.b64encode(buf.getvalue()).decode()
 
 
 def error_body(message: str, code: str | None, kind: str = "requests") -> dict[str, Any]:

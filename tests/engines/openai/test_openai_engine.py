@@ -63,7 +63,7 @@ def test_generate_sends_mapped_size_quality_and_format(
     request = GenerationRequest(
         prompt="a lighthouse at dusk", model="gpt-image-1", size=Size(1280, 720),
         quality=Quality.HIGH, output_format=OutputFormat.WEBP, output_compression=80, n=2,
-        options=OpenAIOptions(moderation="low"),
+        options=OpenAIOptions(moderation="low", stream=False),
     )  # fmt: skip
     result = make_engine().generate(request)
     (sent,) = fake_openai.fake.requests

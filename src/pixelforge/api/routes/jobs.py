@@ -68,13 +68,22 @@ def to_request(c: ContainerDep, body: JobCreate, principal: Principal) -> Genera
     c.registry.resolve(body.model)
     extra = shape(body.size or "auto", body.aspect_ratio, body.resolution)
     extra.setdefault("tier", Tier.parse(body.resolution))
+    refs = tuple(_reference(c, i, r, principal) for i, r in enumerate(body.references))
+    options = engine_options(c.registry, body.model, body.options)
+    if body.continue_from is not None:
+        if body.mode != "edit":
+            raise InvalidRequestError(
+                f"continue_from: only an edit continues an asset; got mode {body.mode!r}, "
+                "send mode 'edit'", param="continue_from",
+            )  # fmt: skip
+        continued = c.threads.continuation(body.continue_from, body.model, principal, options)
+        refs, options = (Reference(continued.image), *refs), continued.options
     return GenerationRequest(
         prompt=body.prompt, model=body.model, mode=Mode(body.mode),
-        negative_prompt=body.negative_prompt, n=body.n, seed=body.seed,
-        references=tuple(_reference(c, i, r, principal) for i, r in enumerate(body.references)),
+        negative_prompt=body.negative_prompt, n=body.n, seed=body.seed, references=refs,
         quality=Quality(body.quality), output_format=OutputFormat(body.output_format),
         output_compression=body.output_compression, background=Background(body.background),
-        options=engine_options(c.registry, body.model, body.options), **extra,
+        options=options, **extra,
     )  # fmt: skip
 
 
@@ -90,7 +99,8 @@ def create_job(
     if idem_key is not None:
         idem = Idempotency(f"{principal.scope} POST /api/jobs", idem_key,
                            fingerprint(body.model_dump(mode="json")))  # fmt: skip
-    submitted = c.jobs.submit(request, idem, principal=principal)
+    submitted = c.jobs.submit(request, idem, principal=principal,
+                              continue_from=body.continue_from)  # fmt: skip
     headers = {"Location": f"/api/jobs/{submitted.job.id}"}
     if submitted.replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -117,7 +127,10 @@ def _sse(event: str, data: dict[str, Any]) -> str:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n"
 
 
-@router.get("/{job_id}/events", summary="Server-sent events: queue position, progress, done")
+@router.get(
+    "/{job_id}/events",
+    summary="Server-sent events: queue position, progress (with step previews), done",
+)
 async def job_events(
     job_id: str, c: ContainerDep, request: Request, principal: CurrentUser
 ) -> StreamingResponse:
@@ -125,10 +138,16 @@ async def job_events(
 
     async def stream() -> AsyncIterator[str]:
         last: tuple[Any, ...] | None = None
+        sent_preview = 0
         idle = 0.0
         while not await request.is_disconnected():
             view = await run_in_threadpool(lambda: c.jobs.view(c.jobs.get(job_id)))
-            state = (view["status"], view["progress"], view["message"], view.get("queue_position"))
+            preview = c.previews.latest(job_id)
+            if preview is not None and preview.seq > sent_preview and view["status"] == "running":
+                sent_preview = preview.seq
+                view["preview"] = preview.data_url
+            state = (view["status"], view["progress"], view["message"], view.get("queue_position"),
+                     sent_preview)  # fmt: skip
             if state != last:
                 last, idle = state, 0.0
                 status = view["status"]

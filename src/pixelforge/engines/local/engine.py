@@ -200,6 +200,13 @@ class DiffusersEngine(Engine):
 
     # -- running ----------------------------------------------------------------------------
 
+    def check(self, request: GenerationRequest) -> None:
+        super().check(request)
+        entry = self.catalog.get(request.model)
+        assert entry is not None  # super().check found the model
+        opts = request.options if isinstance(request.options, LocalOptions) else LocalOptions()
+        self._check(entry, request, opts)
+
     def run(
         self, request: GenerationRequest, progress: ProgressSink, cancel: CancelToken
     ) -> GenerationResult:
@@ -208,7 +215,6 @@ class DiffusersEngine(Engine):
             self.model(request.model)  # raises, naming the models there are
             raise AssertionError
         opts = request.options if isinstance(request.options, LocalOptions) else LocalOptions()
-        self._check(entry, request, opts)
         turbo = entry.variant == "turbo"
         steps, guidance = (TURBO_DEFAULTS.get(entry.family, (1, 0.0)) if turbo
                            else DEFAULTS.get(entry.family, DEFAULTS["other"]))  # fmt: skip
