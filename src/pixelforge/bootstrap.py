@@ -15,6 +15,7 @@ from pixelforge.engines.registry import ModelRegistry
 from pixelforge.services.accounts import Accounts
 from pixelforge.services.credits import Credits
 from pixelforge.services.generate import GenerateService
+from pixelforge.services.optimizer import ChatRewriter, PromptOptimizer
 from pixelforge.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,19 @@ def open_store(settings: Settings | None = None) -> Store:
     db = Database(settings.resolved_database_url)
     db.migrate()
     return Store(db, Accounts(db), Credits(db))
+
+
+def prompt_optimizer(settings: Settings, registry: ModelRegistry | None) -> PromptOptimizer:
+    """The prompt optimizer, with the LLM rewrite when a prompt model is configured."""
+    rewriter = None
+    if settings.prompt_llm_base_url and settings.prompt_llm_model:
+        key = settings.prompt_llm_api_key
+        rewriter = ChatRewriter(
+            settings.prompt_llm_base_url, settings.prompt_llm_model,
+            key.get_secret_value() if key is not None else None,
+            settings.provider_timeout_seconds,
+        )  # fmt: skip
+    return PromptOptimizer(registry, rewriter)
 
 
 def build_app(settings: Settings | None = None, engines: Sequence[Engine] | None = None) -> App:

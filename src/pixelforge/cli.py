@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pixelforge.bootstrap import Store, build_app, open_store
+from pixelforge.bootstrap import App, Store, open_store
+from pixelforge.bootstrap import build_app as _build_app
 from pixelforge.config import Settings
 from pixelforge.domain import GenerationRequest, Reference, Tier, parse_size
 from pixelforge.domain.request import (
@@ -36,7 +37,7 @@ from pixelforge.engines.base import ProgressEvent
 from pixelforge.engines.compose.brief import parse_brief
 from pixelforge.engines.compose.engine import ComposeOptions
 from pixelforge.engines.compose.parse import suggest_aspect_ratio
-from pixelforge.errors import InvalidRequestError, NotFoundError, PixelforgeError
+from pixelforge.errors import EngineError, InvalidRequestError, NotFoundError, PixelforgeError
 from pixelforge.services.images import load_image, load_mask
 from pixelforge.services.pricing import from_micro, to_micro
 
@@ -58,6 +59,16 @@ OPTION_OF = {
     "negative_prompt": "--negative", "role": "--ref-role", "path": "PATH", "repo": "REPO",
     "name": "--name",
 }  # fmt: skip
+
+
+#: Apps built during this command: their engines are closed when it ends.
+_built: list[App] = []
+
+
+def build_app(settings: Settings | None = None) -> App:
+    built = _build_app(settings)
+    _built.append(built)
+    return built
 
 
 class UsageError(Exception):
@@ -525,6 +536,108 @@ def credits_grant(
 
 
 @app.command()
+def compare(
+    prompt: Annotated[str, typer.Argument(help="The brief every model gets.")],
+    model: Annotated[
+        list[str] | None, typer.Option("--model", "-m", help="Model id (repeat: 2-8 models).")
+    ] = None,
+    aspect: Annotated[str | None, typer.Option("--aspect", "-a", help="Aspect ratio.")] = None,
+    resolution: Annotated[str, typer.Option("--resolution", "-r", help="512-4K.")] = "1K",
+    size: Annotated[str | None, typer.Option("--size", help="Explicit WIDTHxHEIGHT.")] = None,
+    seed: Annotated[str | None, typer.Option("--seed", help="One seed for every model.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="png, jpeg or webp.")] = "png",
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("."),
+) -> None:
+    """Run one brief on several models; print seconds, cost, size and file side by side."""
+    from pixelforge.services.compare import MAX_ENTRIES, MIN_ENTRIES, run_locally
+    from pixelforge.services.generate import write_outputs
+    from pixelforge.services.pricing import PriceTable
+
+    models = model or []
+    if not MIN_ENTRIES <= len(models) <= MAX_ENTRIES:
+        raise UsageError(f"--model: give {MIN_ENTRIES} to {MAX_ENTRIES} models to compare, "
+                         f"e.g. -m compose -m OTHER (got {len(models)})")  # fmt: skip
+    if len(set(models)) != len(models):
+        twice = next(m for m in models if models.count(m) > 1)
+        raise UsageError(f"--model: {twice!r} is given twice; give each model once")
+    built = build_app()
+    requests = []
+    for name in models:
+        try:
+            request = GenerationRequest(
+                prompt=prompt, model=name, tier=Tier.parse(resolution),
+                aspect_ratio=aspect or (suggest_aspect_ratio(prompt) if size is None else None)
+                or "1:1", size=parse_size(size) if size else None,
+                seed=_integer(seed, "seed") if seed is not None else None,
+                output_format=parse_enum(OutputFormat, fmt.lower().replace("jpg", "jpeg"),
+                                         "output_format"),
+            )  # fmt: skip
+            built.generate.check(request)
+        except InvalidRequestError as exc:
+            which = "" if repr(name) in exc.message else f" (model {name!r})"
+            raise UsageError(f"{_as_cli(exc)}{which}") from None
+        requests.append(request)
+    prices = PriceTable.load(built.settings.prices_file, built.settings.local_price_per_image)
+    with err.status(f"running {len(requests)} models"):
+        outcomes = run_locally(built.generate, prices, requests)
+    stem = re.sub(r"[^a-z0-9]+", "-", prompt.lower())[:40].strip("-") or "image"
+    table = Table("model", "seconds", "cost (USD)", "size", "file", title=prompt[:60])
+    for outcome, request in zip(outcomes, requests, strict=True):
+        if outcome.error is not None:
+            table.add_row(outcome.model, "-", "-", "-", f"failed: {outcome.error}")
+            continue
+        slug = re.sub(r"[^a-z0-9]+", "-", outcome.model.lower()).strip("-") or "model"
+        paths = write_outputs(outcome.images, out_dir, f"{stem}-{slug}")
+        pixels = request.output_size
+        table.add_row(
+            outcome.model, f"{outcome.seconds:.2f}",
+            str(from_micro(outcome.cost)) if outcome.cost is not None else "-",
+            f"{pixels.width}x{pixels.height}, {sum(len(i.data) for i in outcome.images):,} B",
+            "\n".join(str(p) for p in paths if p.suffix != ".svg"),
+        )  # fmt: skip
+    table.columns[4].overflow = "fold"
+    out.print(table)
+    failed = [o.model for o in outcomes if o.error is not None]
+    if failed:
+        raise EngineError(f"{len(failed)} of {len(outcomes)} models failed: {', '.join(failed)}")
+
+
+@app.command()
+def leaderboard(
+    category: Annotated[
+        str | None, typer.Option("--category", help="poster, product, portrait, ..., other.")
+    ] = None,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
+) -> None:
+    """Arena ratings from the compare votes in the database (Bradley-Terry, 95% intervals)."""
+    from pixelforge.services.arena import Arena
+    from pixelforge.services.compare import Category
+
+    try:
+        wanted = parse_enum(Category, category, "category") if category is not None else None
+    except InvalidRequestError as exc:
+        raise _as_cli(exc) from None
+    store = _store()
+    try:
+        board = Arena(store.db).leaderboard(wanted)
+    finally:
+        store.db.dispose()
+    if as_csv:
+        sys.stdout.write(board.to_csv())
+        return
+    table = Table("#", "model", "label", "rating", "95% interval", "W-L-T", "votes",
+                  title=f"leaderboard: {category or 'all categories'}")  # fmt: skip
+    for row in board.rows:
+        r = row.rating
+        table.add_row(str(row.rank), row.model, row.label, f"{r.rating:.0f}",
+                      f"{r.ci_low:.0f} to {r.ci_high:.0f}", f"{r.wins}-{r.losses}-{r.ties}",
+                      str(r.votes))  # fmt: skip
+    out.print(table)
+    if not board.rows:
+        err.print("no votes yet: vote on compares with POST /api/compare/{id}/votes", style="dim")
+
+
+@app.command()
 def demo(out_dir: Annotated[Path | None, typer.Option("--out", "-o")] = None) -> None:
     """Generate a demo poster and print its path (what `make run` does until the server)."""
     target = out_dir or build_app().settings.home / "demo"
@@ -537,8 +650,70 @@ def demo(out_dir: Annotated[Path | None, typer.Option("--out", "-o")] = None) ->
     )  # fmt: skip
 
 
+prompt_app = typer.Typer(help="Prompt tools.", no_args_is_help=True)
+app.add_typer(prompt_app, name="prompt")
+_PROMPT_OPTIONS = {"prompt": "TEXT", "model": "--model", "use_case": "--use-case",
+                   "style": "--style", "rewrite": "--rewrite"}  # fmt: skip
+
+
+@prompt_app.command("optimize")
+def prompt_optimize(
+    text: Annotated[str, typer.Argument(help='The rough prompt; quote exact text in "...".')],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Phrase for this model (default compose).")
+    ] = None,
+    use_case: Annotated[
+        str | None, typer.Option("--use-case", help="poster, product_shot, portrait, ... .")
+    ] = None,
+    style: Annotated[
+        str | None, typer.Option("--style", help="keywords, sentences or brief.")
+    ] = None,
+    rewrite: Annotated[str, typer.Option("--rewrite", help="rules or llm.")] = "rules",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Turn a rough prompt into a structured one; prints the original beside it."""
+    import json
+
+    from rich.text import Text
+
+    from pixelforge.bootstrap import prompt_optimizer
+    from pixelforge.errors import PermissionDeniedError
+
+    settings = Settings()
+    # The registry knows local and hosted model ids; only needed to pick a phrasing.
+    registry = build_app(settings).registry if model and style is None else None
+    try:
+        result = prompt_optimizer(settings, registry).optimize(
+            text, model, use_case, style, rewrite
+        )
+    except (InvalidRequestError, PermissionDeniedError) as exc:
+        option = _PROMPT_OPTIONS.get(exc.param or "", f"--{exc.param}")
+        raise UsageError(f"{option}: {exc.message.removeprefix(f'{exc.param}: ')}") from None
+    if as_json:
+        out.print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2), markup=False)
+        return
+    out.print(f"original ({result.use_case}, {result.style}):", style="bold")
+    out.print(result.original, markup=False)
+    out.print(f"optimized ({result.rewrite}):", style="bold")
+    out.print(result.optimized, markup=False)
+    table = Table("slot", "value", "from")
+    for slot, value in result.slots.items():
+        table.add_row(slot, Text(value), "added" if slot in result.filled else "prompt")
+    out.print(table)
+    for warning in result.warnings:
+        err.print(f"warning: {warning}", markup=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (2 for bad input)."""
+    try:
+        return _main(argv)
+    finally:
+        while _built:
+            _built.pop().registry.close()
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except UsageError as exc:

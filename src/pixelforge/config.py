@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     """Comma-separated email domains allowed to sign in with SSO (empty: any)."""
     public_url: str | None = None
     """Base URL used in ``url`` responses; default: the request's own base URL."""
+    prompt_llm_base_url: str | None = None
+    """OpenAI-compatible chat endpoint (e.g. ``http://127.0.0.1:11434/v1``) for the prompt
+    optimizer's ``rewrite: "llm"``; with ``prompt_llm_model`` it enables that option."""
+    prompt_llm_model: str | None = None
+    prompt_llm_api_key: SecretStr | None = None
 
     @property
     def resolved_database_url(self) -> str:

@@ -106,6 +106,15 @@ def _a_key(world: World) -> str:
     return world.live.container.accounts.create_key(world.user_ids["A"], "victim")[0].id
 
 
+def _a_compare(world: World) -> str:
+    entries = [{"model": "zero", "label": "one"}, {"model": "zero", "label": "two"}]
+    body = {"prompt": JOB["prompt"], "size": JOB["size"], "entries": entries}
+    response = world.http.post("/api/compare", json=body, headers=world.headers("A"))
+    assert response.status_code == 202, response.text
+    compare_id: str = response.json()["id"]
+    return compare_id
+
+
 ROUTES = [
     Route("get_job", "GET", "/api/jobs/{id}", lambda w: w.job_id, 200, "job"),
     Route("job_events", "GET", "/api/jobs/{id}/events", lambda w: w.job_id, 200, "job"),
@@ -121,6 +130,7 @@ ROUTES = [
     Route("get_asset_file", "GET", "/api/assets/{id}/file", lambda w: w.asset_id, 200, "asset"),
     Route("delete_asset", "DELETE", "/api/assets/{id}", lambda w: w.finished("A")[1], 204, "asset"),
     Route("delete_key", "DELETE", "/api/keys/{id}", _a_key, 200, "key"),
+    Route("get_compare", "GET", "/api/compare/{id}", _a_compare, 200, "cmp"),
 ]
 EXPECTED = {"anonymous": 401, "A": None, "B": 404, "admin": None}  # None: the route's own 2xx
 

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from pixelforge.store.db import Database
 
 BACKENDS = ["sqlite", "postgresql"]
+TRUNCATE = "TRUNCATE arena_votes, compare_entries, compares, idempotency_records, assets, jobs"
 
 
 def new_database_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
@@ -58,7 +59,8 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     else:
         database = Database(request.getfixturevalue("shared_pg_url"))
         with database.write() as s:
-            s.execute(text("TRUNCATE idempotency_records, assets, jobs"))
+            # Every table that references jobs goes with them (PostgreSQL refuses otherwise).
+            s.execute(text(TRUNCATE))
     try:
         yield database
     finally:

@@ -12,7 +12,7 @@ from pixelforge.store.db import Database
 from pixelforge.store.jobs import JobQueue
 from pixelforge.store.models import Base, Job
 
-TABLES = {"jobs", "assets", "idempotency_records"}
+TABLES = {"jobs", "assets", "idempotency_records", "compares", "compare_entries", "arena_votes"}
 
 
 def _head() -> str:

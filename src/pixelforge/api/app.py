@@ -13,7 +13,8 @@ from pixelforge.api import errors
 from pixelforge.api.container import Container
 from pixelforge.api.metrics import Metrics
 from pixelforge.api.middleware import RequestContext
-from pixelforge.api.routes import account, admin, assets, images, jobs, oidc, ops
+from pixelforge.api.routes import account, admin, assets, compare, images, jobs, oidc, ops
+from pixelforge.api.routes import prompts as prompt_routes
 from pixelforge.bootstrap import default_engines
 from pixelforge.config import Settings
 from pixelforge.engines.base import Engine
@@ -54,9 +55,10 @@ def create_app(
     errors.install(app)
     routers = (
         images.router, jobs.router, assets.router, ops.router, account.router, admin.router,
-        oidc.router,
+        oidc.router, compare.router,
     )  # fmt: skip
     for router in routers:
         app.include_router(router)
+    app.include_router(prompt_routes.router)
     app.add_middleware(RequestContext, metrics=metrics, max_body=settings.max_request_bytes)
     return app

@@ -14,7 +14,9 @@ from pixelforge.engines.registry import ModelRegistry
 from pixelforge.engines.resilience import CircuitBreaker, ResilientRunner
 from pixelforge.jobs.worker import JobRunner, WorkerPool
 from pixelforge.services.accounts import Accounts
+from pixelforge.services.arena import Arena
 from pixelforge.services.assets import AssetService
+from pixelforge.services.compare import CompareService
 from pixelforge.services.credits import Credits
 from pixelforge.services.fetch import FetchPolicy, SafeFetcher
 from pixelforge.services.jobs import JobService
@@ -40,6 +42,8 @@ class Container:
     prices: PriceTable
     credits: Credits
     threads: ThreadService
+    compares: CompareService
+    arena: Arena
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0))
     fetcher: SafeFetcher = field(default_factory=SafeFetcher)
     previews: PreviewBoard = field(default_factory=PreviewBoard)
@@ -94,7 +98,8 @@ class Container:
         assets = AssetService(db, blobs)
         return cls(
             settings, db, registry, queue, jobs, assets, pool, metrics, accounts, prices,
-            Credits(db), ThreadService(db, blobs, assets, registry),
+            Credits(db), ThreadService(db, blobs, assets, registry), CompareService(db, jobs),
+            Arena(db),
             RateLimiter(settings.rate_limit_per_minute),
             SafeFetcher(FetchPolicy(max_bytes=settings.max_upload_bytes)), previews,
         )  # fmt: skip
@@ -104,4 +109,5 @@ class Container:
 
     def stop(self) -> None:
         self.pool.stop()
+        self.registry.close()
         self.db.dispose()

@@ -212,6 +212,9 @@ class Engine(ABC):
             param="model",
         )
 
+    def close(self) -> None:  # noqa: B027 (optional hook: most engines hold nothing open)
+        """Release what the engine holds open (HTTP connection pools); it is not used after."""
+
     def check(self, request: GenerationRequest) -> None:
         """Reject what the model cannot honour, before any work: the declared capabilities,
         plus whatever an engine checks of its own options (override and call super)."""

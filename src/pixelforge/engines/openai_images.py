@@ -277,6 +277,9 @@ class OpenAIImagesEngine(Engine):
             params["input_fidelity"] = options.input_fidelity
         return params
 
+    def close(self) -> None:
+        self.client.close()
+
     def _call(self, request: GenerationRequest, params: dict[str, Any]) -> ImagesResponse:
         images = self.client.images
         call = images.generate if request.mode is Mode.GENERATE else images.edit

@@ -19,6 +19,11 @@ class ModelRegistry:
                     raise ValueError(f"model id {info.id!r} is served by two engines")
                 self._by_id[info.id] = (engine, info)
 
+    def close(self) -> None:
+        """Close every engine (their HTTP pools); the registry is not used after."""
+        for engine in {id(e): e for e, _ in self._by_id.values()}.values():
+            engine.close()
+
     def models(self) -> Sequence[ModelInfo]:
         return [info for _, info in self._by_id.values()]
 

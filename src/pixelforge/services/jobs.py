@@ -6,7 +6,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -97,19 +97,9 @@ class JobService:
             payload["continue_from"] = continue_from
         price = self.prices.price(request, batch) if principal.user_id is not None else 0
         with self.queue.db.write() as s:
-            if idem is not None:
-                s.execute(
-                    delete(IdempotencyRecord).where(
-                        IdempotencyRecord.created_at < self.queue.clock() - self.retention
-                    )
-                )
-                record = s.scalar(
-                    select(IdempotencyRecord).where(
-                        IdempotencyRecord.scope == idem.scope, IdempotencyRecord.key == idem.key
-                    )
-                )
-                if record is not None:
-                    return self._replay(s.get(Job, record.job_id), record, idem, wait_for_result)
+            record = self._recorded(s, idem)
+            if idem is not None and record is not None:
+                return self._replay(s.get(Job, record.job_id), record, idem, wait_for_result)
             job_id = new_id("job")
             if principal.user_id is not None:
                 self._reserve(s, principal, job_id, price, request.model)
@@ -125,6 +115,59 @@ class JobService:
                 ))  # fmt: skip
         self.wake()
         return Submitted(job, replayed=False)
+
+    def submit_group(
+        self, requests: Sequence[GenerationRequest], record: Callable[[Session, list[Job]], None],
+        idem: Idempotency | None = None, *, principal: Principal = LOCAL,
+    ) -> Submitted | list[Job]:  # fmt: skip
+        """Submit every request as its own job, all in one transaction, or none of them.
+
+        Each job is checked, reserved (402 if the caller cannot pay for all of them) and
+        queued like :meth:`submit`'s; ``record(session, jobs)`` runs in the same transaction
+        (to store what groups them). A repeated ``Idempotency-Key`` returns the original
+        group's first job as a replay (422 when the body differs); no jobs are made.
+        """
+        for request in requests:
+            self.check(request)
+        payloads = [encode_request(request, self.blobs) for request in requests]
+        paying = principal.user_id is not None
+        with self.queue.db.write() as s:
+            stored = self._recorded(s, idem)
+            if idem is not None and stored is not None:
+                return self._replay(s.get(Job, stored.job_id), stored, idem, False)
+            jobs = []
+            for request, payload in zip(requests, payloads, strict=True):
+                job_id, price = new_id("job"), self.prices.price(request) if paying else 0
+                if paying:
+                    self._reserve(s, principal, job_id, price, request.model)
+                jobs.append(self.queue.add(
+                    s, request.model, payload, max_attempts=self.max_attempts,
+                    user_id=principal.user_id, api_key_id=principal.api_key_id, price=price,
+                    job_id=job_id,
+                ))  # fmt: skip
+            record(s, jobs)
+            if idem is not None:
+                s.add(IdempotencyRecord(
+                    scope=idem.scope, key=idem.key, fingerprint=idem.fingerprint,
+                    job_id=jobs[0].id, created_at=self.queue.clock(),
+                ))  # fmt: skip
+        self.wake()
+        return jobs
+
+    def _recorded(self, s: Session, idem: Idempotency | None) -> IdempotencyRecord | None:
+        """The live record of ``idem``'s key (expired records are deleted first)."""
+        if idem is None:
+            return None
+        s.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.created_at < self.queue.clock() - self.retention
+            )
+        )
+        return s.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.scope == idem.scope, IdempotencyRecord.key == idem.key
+            )
+        )
 
     def _reserve(
         self, s: Session, principal: Principal, job_id: str, price: int, model: str

@@ -1,4 +1,5 @@
-"""Tables: users, sessions, API keys, the credits ledger, jobs, assets, idempotency records.
+"""Tables: users, sessions, API keys, the credits ledger, jobs, assets, idempotency records;
+compares, their entries and arena votes.
 
 Timestamps are UTC epoch seconds (floats); money is integer micro-USD.
 """
@@ -168,3 +169,70 @@ class IdempotencyRecord(Base):
     created_at: Mapped[float] = mapped_column(Float, index=True)
 
     __table_args__ = (UniqueConstraint("scope", "key", name="uq_idempotency_scope_key"),)
+
+
+#: A vote's winner: entry ``a``, entry ``b``, or a tie (migration 0004).
+VOTE_WINNERS = "winner IN ('a', 'b', 'tie')"
+
+
+class Compare(Base):
+    """One brief sent to several models or settings at once; one job per entry."""
+
+    __tablename__ = "compares"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str | None] = mapped_column(String(40), default=None, index=True)
+    prompt: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class CompareEntry(Base):
+    """One side of a compare: a model with its options, and the job that runs it.
+
+    ``label`` names the settings (empty: the model alone); ``price`` is the price table's
+    price for the entry's request, in micro-USD, whether or not anyone was charged.
+    """
+
+    __tablename__ = "compare_entries"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    compare_id: Mapped[str] = mapped_column(ForeignKey("compares.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(String(200))
+    label: Mapped[str] = mapped_column(String(80), default="")
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    price: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    __table_args__ = (UniqueConstraint("compare_id", "position", name="uq_compare_entry_position"),)
+
+
+class ArenaVote(Base):
+    """A pairwise judgement between two entries of one compare, by its owner.
+
+    The pair is stored in the order voted; ``pair`` (the two entry ids, sorted and joined) is
+    unique per compare, so voting again on a pair replaces the earlier vote. The models are
+    the ones that made the images (a fallback's, when one ran), with the entries' labels.
+    """
+
+    __tablename__ = "arena_votes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    compare_id: Mapped[str] = mapped_column(ForeignKey("compares.id"), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(40), default=None, index=True)
+    category: Mapped[str] = mapped_column(String(32), index=True)
+    pair: Mapped[str] = mapped_column(String(81))
+    entry_a: Mapped[str] = mapped_column(String(40))
+    entry_b: Mapped[str] = mapped_column(String(40))
+    model_a: Mapped[str] = mapped_column(String(200))
+    label_a: Mapped[str] = mapped_column(String(80), default="")
+    model_b: Mapped[str] = mapped_column(String(200))
+    label_b: Mapped[str] = mapped_column(String(80), default="")
+    winner: Mapped[str] = mapped_column(String(4))
+    created_at: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (
+        UniqueConstraint("compare_id", "pair", name="uq_arena_vote_pair"),
+        CheckConstraint(VOTE_WINNERS, name="ck_arena_vote_winner"),
+    )

@@ -59,15 +59,19 @@ _ROLE_CUES: tuple[tuple[str, str], ...] = (
 
 
 @dataclass(frozen=True, slots=True)
-class _Quote:
+class Quote:
+    """One quoted string: its text (inside the marks), its span in the prompt (marks included)
+    and the role its cue word gives it (``headline``, ``subtitle``, ``cta``, ``label``), if any."""
+
     text: str
     start: int
     end: int
     role: str | None
 
 
-def _quotes(prompt: str) -> list[_Quote]:
-    out: list[_Quote] = []
+def find_quotes(prompt: str) -> list[Quote]:
+    """Every quoted string (straight, curly, „“, «», 「」, 『』) in order, with its cue role."""
+    out: list[Quote] = []
     for m in _QUOTES.finditer(prompt):
         text = next(g for g in m.groups() if g is not None).strip()
         if not text:
@@ -83,11 +87,11 @@ def _quotes(prompt: str) -> list[_Quote]:
             between = prompt[out[-1].end : m.start()].strip().lower()
             if between in ("", ",", "and", ", and", "&", "/"):
                 role = "label"
-        out.append(_Quote(text, m.start(), m.end(), role))
+        out.append(Quote(text, m.start(), m.end(), role))
     return out
 
 
-def _unquoted(prompt: str, quotes: list[_Quote]) -> str:
+def _unquoted(prompt: str, quotes: list[Quote]) -> str:
     parts, last = [], 0
     for q in quotes:
         parts.append(prompt[last : q.start])
@@ -175,7 +179,7 @@ def suggest_aspect_ratio(prompt: str) -> str | None:
 
 def parse_prompt(prompt: str, icons: IconSet) -> Brief:
     """Turn a free-text prompt into a brief. Quoted text is kept exactly as written."""
-    quotes = _quotes(prompt)
+    quotes = find_quotes(prompt)
     attribution = None
     for q in quotes:
         m = _ATTRIBUTION.match(prompt[q.end :])
