@@ -127,7 +127,7 @@ def _tokenizer(scratch: Path) -> Any:
 
 def build_sd_turbo(out: Path, device: str, seed: int = 0) -> None:
     """stabilityai/sd-turbo's configs (UNet, VAE, text encoder, scheduler), random weights."""
-    from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextModel
 
     tmp = out.with_name(out.name + ".partial")
@@ -163,17 +163,7 @@ def build_sd_turbo(out: Path, device: str, seed: int = 0) -> None:
                 projection_dim=512,
             )
         )
-    scheduler = EulerDiscreteScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        num_train_timesteps=1000,
-        steps_offset=1,
-        timestep_spacing="trailing",
-        interpolation_type="linear",
-        prediction_type="epsilon",
-        use_karras_sigmas=False,
-    )
+    scheduler = _euler("trailing")
     pipe = StableDiffusionPipeline(
         vae=vae,
         text_encoder=text_encoder,
@@ -187,9 +177,20 @@ def build_sd_turbo(out: Path, device: str, seed: int = 0) -> None:
     _save(pipe, out, tmp)
 
 
+def _euler(spacing: str) -> Any:
+    """EulerDiscrete as SD 2.x/SDXL ship it (SD-Turbo: ``trailing`` spacing; SDXL: ``leading``)."""
+    from diffusers import EulerDiscreteScheduler
+
+    return EulerDiscreteScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+        num_train_timesteps=1000, steps_offset=1, timestep_spacing=spacing,
+        interpolation_type="linear", prediction_type="epsilon", use_karras_sigmas=False,
+    )  # fmt: skip
+
+
 def build_sdxl(out: Path, device: str, seed: int = 0) -> None:
     """stabilityai/stable-diffusion-xl-base-1.0's configs, random weights."""
-    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from diffusers import StableDiffusionXLPipeline, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
     tmp = out.with_name(out.name + ".partial")
@@ -241,17 +242,7 @@ def build_sdxl(out: Path, device: str, seed: int = 0) -> None:
                 projection_dim=1280,
             )
         )
-    scheduler = EulerDiscreteScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        num_train_timesteps=1000,
-        steps_offset=1,
-        timestep_spacing="leading",
-        interpolation_type="linear",
-        prediction_type="epsilon",
-        use_karras_sigmas=False,
-    )
+    scheduler = _euler("leading")
     pipe = StableDiffusionXLPipeline(
         vae=vae,
         text_encoder=text_encoder,
