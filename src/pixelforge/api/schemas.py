@@ -61,11 +61,11 @@ class ReferenceIn(_Strict):
     role: str = "subject"
 
 
-class JobCreate(_Strict):
-    """``POST /api/jobs``: the native request, one field per domain field."""
+class RequestFields(_Strict):
+    """The request fields of ``POST /api/jobs`` that do not name a model (a compare shares
+    them across its entries)."""
 
     prompt: str = Field(min_length=1, max_length=32_000)
-    model: str = "compose"
     mode: Literal["generate", "edit", "variation"] = "generate"
     negative_prompt: str | None = None
     aspect_ratio: str = "1:1"
@@ -78,6 +78,12 @@ class JobCreate(_Strict):
     output_compression: int | None = Field(default=None, ge=0, le=100)
     background: Literal["auto", "opaque", "transparent"] = "auto"
     references: list[ReferenceIn] = Field(default_factory=list, max_length=16)
+
+
+class JobCreate(RequestFields):
+    """``POST /api/jobs``: the native request, one field per domain field."""
+
+    model: str = "compose"
     options: dict[str, Any] | None = None
     continue_from: str | None = Field(default=None, max_length=64)
     """An asset of yours to continue (mode ``edit``): with the model that made it, the

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pixelforge.api.auth import CurrentUser
 from pixelforge.api.deps import ContainerDep
 from pixelforge.api.routes.jobs import to_request
-from pixelforge.api.schemas import JobCreate, ReferenceIn
+from pixelforge.api.schemas import JobCreate, RequestFields
 from pixelforge.errors import InvalidRequestError
 from pixelforge.services.accounts import Principal
 from pixelforge.services.compare import MAX_ENTRIES, Category, EntrySpec, vote_view
@@ -23,10 +23,7 @@ CategoryName = Literal[
     "poster", "product", "portrait", "infographic", "ui", "thumbnail", "concept", "other"
 ]
 #: Fields every entry shares; each entry adds its model, options and label.
-SHARED = frozenset({
-    "prompt", "mode", "negative_prompt", "aspect_ratio", "resolution", "size", "n", "seed",
-    "quality", "output_format", "output_compression", "background", "references",
-})  # fmt: skip
+SHARED = frozenset(RequestFields.model_fields)
 
 
 class _Strict(BaseModel):
@@ -43,25 +40,12 @@ class CompareEntryIn(_Strict):
                               pattern=r"^[^\x00-\x1f\x7f]+$")  # fmt: skip
 
 
-class CompareCreate(_Strict):
+class CompareCreate(RequestFields):
     """``POST /api/compare``: the request fields of ``POST /api/jobs`` shared by every entry,
     plus the entries and the use case the leaderboard files the votes under."""
 
-    prompt: str = Field(min_length=1, max_length=32_000)
     category: CategoryName = "other"
     entries: list[CompareEntryIn] = Field(min_length=2, max_length=MAX_ENTRIES)
-    mode: Literal["generate", "edit", "variation"] = "generate"
-    negative_prompt: str | None = None
-    aspect_ratio: str = "1:1"
-    resolution: str = "1K"
-    size: str | None = None
-    n: int = Field(default=1, ge=1, le=10)
-    seed: int | None = Field(default=None, ge=0)
-    quality: Literal["auto", "low", "medium", "high"] = "auto"
-    output_format: Literal["png", "jpeg", "webp"] = "png"
-    output_compression: int | None = Field(default=None, ge=0, le=100)
-    background: Literal["auto", "opaque", "transparent"] = "auto"
-    references: list[ReferenceIn] = Field(default_factory=list, max_length=16)
 
 
 class VoteCreate(_Strict):
