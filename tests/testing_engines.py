@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Sequence
 
@@ -106,3 +107,27 @@ class FailingEngine(ZeroWorkEngine):
     ) -> GenerationResult:
         self.calls += 1
         raise self.error
+
+
+class RecordingEngine(ZeroWorkEngine):
+    """Keeps every request it runs (as the worker decoded it from the queue), so tests see
+    what reached the engine: references, roles, brand kit. Takes ``max_references`` images."""
+
+    name = "recording"
+
+    def __init__(self, model_id: str = "recording", max_references: int = 16) -> None:
+        super().__init__(model_id)
+        self.max_references = max_references
+        self.requests: list[GenerationRequest] = []
+        self._lock = threading.Lock()
+
+    def models(self) -> Sequence[ModelInfo]:
+        caps = dataclasses.replace(capabilities(), max_references=self.max_references)
+        return [ModelInfo(self.model_id, self.name, "records its requests", caps)]
+
+    def run(
+        self, request: GenerationRequest, progress: ProgressSink, cancel: CancelToken
+    ) -> GenerationResult:
+        with self._lock:
+            self.requests.append(request)
+        return super().run(request, progress, cancel)

@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     optimizer's ``rewrite: "llm"``; with ``prompt_llm_model`` it enables that option."""
     prompt_llm_model: str | None = None
     prompt_llm_api_key: SecretStr | None = None
+    batch_max_file_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    """Largest file ``POST /v1/files`` accepts (a batch's JSONL input)."""
+    batch_max_requests: int = Field(default=50_000, ge=1)
+    """Most lines one batch may have."""
+    batch_poll_seconds: float = Field(default=1.0, gt=0)
+    """How often the server looks for batches whose jobs all ended (to write their output)."""
 
     @property
     def resolved_database_url(self) -> str:

@@ -59,6 +59,13 @@ class ImageTooLargeError(InvalidRequestError):
     code = "image_too_large"
 
 
+class FileTooLargeError(InvalidRequestError):
+    """An uploaded file (``POST /v1/files``) is over the size limit."""
+
+    status = 413
+    code = "file_too_large"
+
+
 class NotFoundError(PixelforgeError):
     status = 404
     type = "not_found_error"

@@ -34,6 +34,11 @@ def test_usage_cost_leaves_unpriced_classes_free(table: PriceTable) -> None:
     assert table.usage_cost("gemini-2.5-flash-image", [info]) == [Decimal(38_700)]
 
 
+def test_usage_cost_of_a_batch_job_gets_the_batch_discount(table: PriceTable) -> None:
+    info = usage_info(text_input=50, image_input=200, image_output=4000)
+    assert table.usage_cost("gpt-image-1", [info], batch=True) == [Decimal(81_125)]
+
+
 def test_usage_cost_is_none_for_models_without_token_prices(table: PriceTable) -> None:
     assert table.usage_cost("compose", [usage_info(image_output=10)]) is None
 

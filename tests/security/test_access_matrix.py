@@ -7,6 +7,7 @@ oracle); admins see everything.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -115,6 +116,47 @@ def _a_compare(world: World) -> str:
     return compare_id
 
 
+def _a_thread(world: World) -> str:
+    body = {"asset_id": world.asset_id}
+    response = world.http.post("/api/threads", json=body, headers=world.headers("A"))
+    assert response.status_code == 201, response.text
+    thread_id: str = response.json()["id"]
+    return thread_id
+
+
+def _a_reference_set(world: World) -> str:
+    logo = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
+    body = {"name": f"kit {uuid.uuid4().hex}", "kind": "brand_kit", "logo": {"b64_json": logo}}
+    response = world.http.post("/api/references", json=body, headers=world.headers("A"))
+    assert response.status_code == 201, response.text
+    set_id: str = response.json()["id"]
+    return set_id
+
+
+def _a_file(world: World) -> str:
+    line = {"custom_id": "c", "method": "POST", "url": "/v1/images/generations", "body": JOB}
+    files = {"file": ("r.jsonl", json.dumps(line).encode() + b"\n")}
+    response = world.http.post("/v1/files", files=files, data={"purpose": "batch"},
+                               headers=world.headers("A"))  # fmt: skip
+    assert response.status_code == 200, response.text
+    file_id: str = response.json()["id"]
+    return file_id
+
+
+def _a_batch(world: World) -> str:
+    """A finished one-request batch of A's."""
+    body = {"input_file_id": _a_file(world), "endpoint": "/v1/images/generations",
+            "completion_window": "24h"}  # fmt: skip
+    response = world.http.post("/v1/batches", json=body, headers=world.headers("A"))
+    assert response.status_code == 200, response.text
+    batch_id: str = response.json()["id"]
+    deadline = time.monotonic() + 20
+    while response.json()["status"] != "completed" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        response = world.http.get(f"/v1/batches/{batch_id}", headers=world.headers("A"))
+    return batch_id
+
+
 ROUTES = [
     Route("get_job", "GET", "/api/jobs/{id}", lambda w: w.job_id, 200, "job"),
     Route("job_events", "GET", "/api/jobs/{id}/events", lambda w: w.job_id, 200, "job"),
@@ -131,6 +173,17 @@ ROUTES = [
     Route("delete_asset", "DELETE", "/api/assets/{id}", lambda w: w.finished("A")[1], 204, "asset"),
     Route("delete_key", "DELETE", "/api/keys/{id}", _a_key, 200, "key"),
     Route("get_compare", "GET", "/api/compare/{id}", _a_compare, 200, "cmp"),
+    Route("get_reference_set", "GET", "/api/references/{id}", _a_reference_set, 200, "ref"),
+    Route("get_reference_logo", "GET", "/api/references/{id}/logo", _a_reference_set, 200, "ref"),
+    Route("delete_reference_set", "DELETE", "/api/references/{id}", _a_reference_set, 204, "ref"),
+    Route("get_thread", "GET", "/api/threads/{id}", _a_thread, 200, "thr"),
+    Route("delete_thread", "DELETE", "/api/threads/{id}", _a_thread, 204, "thr"),
+    Route("get_file", "GET", "/v1/files/{id}", _a_file, 200, "file"),
+    Route("get_file_content", "GET", "/v1/files/{id}/content", _a_file, 200, "file"),
+    Route("delete_file", "DELETE", "/v1/files/{id}", _a_file, 200, "file"),
+    Route("get_batch", "GET", "/v1/batches/{id}", _a_batch, 200, "batch"),
+    # The owner's answer is 409 (the batch has ended); another member's is still the 404.
+    Route("cancel_batch", "POST", "/v1/batches/{id}/cancel", _a_batch, 409, "batch"),
 ]
 EXPECTED = {"anonymous": 401, "A": None, "B": 404, "admin": None}  # None: the route's own 2xx
 

@@ -16,7 +16,11 @@ from sqlalchemy import text
 from pixelforge.store.db import Database
 
 BACKENDS = ["sqlite", "postgresql"]
-TRUNCATE = "TRUNCATE arena_votes, compare_entries, compares, idempotency_records, assets, jobs"
+TRUNCATE = (
+    "TRUNCATE batch_requests, batches, files, arena_votes, compare_entries, compares, "
+    "thread_nodes, threads, "
+    "idempotency_records, assets, jobs"
+)
 
 
 def new_database_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:

@@ -12,7 +12,8 @@ from pixelforge.store.db import Database
 from pixelforge.store.jobs import JobQueue
 from pixelforge.store.models import Base, Job
 
-TABLES = {"jobs", "assets", "idempotency_records", "compares", "compare_entries", "arena_votes"}
+TABLES = {"jobs", "assets", "idempotency_records", "compares", "compare_entries", "arena_votes",
+          "threads", "thread_nodes"}  # fmt: skip
 
 
 def _head() -> str:

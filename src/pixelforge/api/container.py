@@ -16,13 +16,18 @@ from pixelforge.jobs.worker import JobRunner, WorkerPool
 from pixelforge.services.accounts import Accounts
 from pixelforge.services.arena import Arena
 from pixelforge.services.assets import AssetService
+from pixelforge.services.batches import BatchService
 from pixelforge.services.compare import CompareService
 from pixelforge.services.credits import Credits
 from pixelforge.services.fetch import FetchPolicy, SafeFetcher
+from pixelforge.services.files import FileService
 from pixelforge.services.jobs import JobService
 from pixelforge.services.previews import PreviewBoard
 from pixelforge.services.pricing import PriceTable
+from pixelforge.services.references import ReferenceService
+from pixelforge.services.thread_tree import EditThreadService
 from pixelforge.services.threads import ThreadService
+from pixelforge.services.variations import VariationService
 from pixelforge.store.blobs import LocalBlobStore
 from pixelforge.store.db import Database
 from pixelforge.store.jobs import JobQueue
@@ -48,6 +53,8 @@ class Container:
     fetcher: SafeFetcher = field(default_factory=SafeFetcher)
     previews: PreviewBoard = field(default_factory=PreviewBoard)
     _users_seen: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    files: FileService = field(init=False)
+    batches: BatchService = field(init=False)
 
     def auth_required(self) -> bool:
         """Sign-in is needed when configured so, or (``auto``) once any user exists."""
@@ -88,26 +95,50 @@ class Container:
             queue, registry, blobs, max_attempts=settings.max_attempts,
             retention_seconds=settings.idempotency_retention_hours * 3600, prices=prices,
         )  # fmt: skip
+        files = FileService(db, blobs, settings.batch_max_file_bytes)
+        batches = BatchService(db, jobs, files, max_requests=settings.batch_max_requests,
+                               poll_seconds=settings.batch_poll_seconds)  # fmt: skip
 
         def finished(job_id: str, model: str, status: str, seconds: float) -> None:
             metrics.job_finished(model, status, seconds)
             jobs.notify_finished(job_id)
+            batches.wake()
 
         pool = WorkerPool(queue, runner, settings.workers, settings.poll_seconds, finished)
         jobs.wake = pool.wake
         assets = AssetService(db, blobs)
-        return cls(
+        built = cls(
             settings, db, registry, queue, jobs, assets, pool, metrics, accounts, prices,
             Credits(db), ThreadService(db, blobs, assets, registry), CompareService(db, jobs),
             Arena(db),
             RateLimiter(settings.rate_limit_per_minute),
             SafeFetcher(FetchPolicy(max_bytes=settings.max_upload_bytes)), previews,
         )  # fmt: skip
+        built.files, built.batches = files, batches
+        return built
+
+    @property
+    def variations(self) -> VariationService:
+        """Variations of assets (stateless: built on the container's services)."""
+        return VariationService(self.db, self.jobs, self.assets, self.registry)
+
+    @property
+    def edit_threads(self) -> EditThreadService:
+        """Edit threads (stateless: built on the container's services)."""
+        return EditThreadService(self.db, self.jobs, self.assets, self.threads, self.registry)
+
+    @property
+    def references(self) -> ReferenceService:
+        """The reference library (stateless: built on the container's database and blobs)."""
+        retention = self.settings.idempotency_retention_hours * 3600
+        return ReferenceService(self.db, self.assets.blobs, retention_seconds=retention)
 
     def start(self) -> None:
         self.pool.start()
+        self.batches.start()
 
     def stop(self) -> None:
+        self.batches.stop()
         self.pool.stop()
         self.registry.close()
         self.db.dispose()

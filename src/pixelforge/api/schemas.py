@@ -61,6 +61,17 @@ class ReferenceIn(_Strict):
     role: str = "subject"
 
 
+class ReferenceSetIn(_Strict):
+    """A saved reference set of yours (``GET /api/references``) used in this request: its
+    images follow the request's own references, with ``role`` (when given) instead of their
+    own; ``take`` uses only its first images. A brand kit applies its palette, fonts, tone and
+    logo (one brand kit per request)."""
+
+    id: str = Field(min_length=1, max_length=64)
+    role: str | None = None
+    take: int | None = Field(default=None, ge=1, le=16)
+
+
 class RequestFields(_Strict):
     """The request fields of ``POST /api/jobs`` that do not name a model (a compare shares
     them across its entries)."""
@@ -78,6 +89,7 @@ class RequestFields(_Strict):
     output_compression: int | None = Field(default=None, ge=0, le=100)
     background: Literal["auto", "opaque", "transparent"] = "auto"
     references: list[ReferenceIn] = Field(default_factory=list, max_length=16)
+    reference_sets: list[ReferenceSetIn] = Field(default_factory=list, max_length=8)
 
 
 class JobCreate(RequestFields):

@@ -2,6 +2,7 @@
 
 from pixelforge.domain.request import (
     Background,
+    Brand,
     EngineOptions,
     GenerationRequest,
     ImageInput,
@@ -23,6 +24,7 @@ from pixelforge.domain.sizes import (
 __all__ = [
     "ASPECT_RATIOS",
     "Background",
+    "Brand",
     "EngineOptions",
     "GenerationRequest",
     "ImageInput",

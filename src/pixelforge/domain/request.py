@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import ClassVar, TypeVar
@@ -29,6 +31,7 @@ class ReferenceRole(StrEnum):
     STYLE = "style"
     COMPOSITION = "composition"
     BACKGROUND = "background"
+    LOGO = "logo"
 
 
 class Quality(StrEnum):
@@ -84,6 +87,108 @@ class Reference:
     role: ReferenceRole = ReferenceRole.SUBJECT
 
 
+#: Brand kits: at most this many colours (as many as a compose brief's palette), tone words,
+#: characters per tone word; font roles and the families a role may name.
+MAX_BRAND_COLORS = 6
+MAX_TONE_WORDS = 8
+MAX_TONE_CHARS = 32
+FONT_ROLES = ("headline", "body")
+FONT_FAMILIES = ("sans", "serif", "display", "mono")
+_HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+_TONE_WORD = re.compile(r"[^\W_](?:[\w' -]*[^\W_])?")
+
+
+def brand_palette(colors: Iterable[str], param: str = "palette") -> tuple[str, ...]:
+    """Check and normalize brand colours: ``#rrggbb`` (lower-cased), at most
+    :data:`MAX_BRAND_COLORS`, repeats dropped; errors name ``param[i]``."""
+    out: list[str] = []
+    for i, color in enumerate(colors):
+        if not isinstance(color, str) or not _HEX_COLOR.fullmatch(color.strip()):
+            raise InvalidRequestError(
+                f"{param}[{i}]: {color!r} is not a colour; write it as #rrggbb, e.g. '#1d4ed8'",
+                param=f"{param}[{i}]",
+            )
+        if color.strip().lower() not in out:
+            out.append(color.strip().lower())
+    if len(out) > MAX_BRAND_COLORS:
+        raise InvalidRequestError(
+            f"{param}: {len(out)} colours is too many; at most {MAX_BRAND_COLORS}", param=param
+        )
+    return tuple(out)
+
+
+def brand_fonts(fonts: Mapping[str, str], param: str = "fonts") -> dict[str, str]:
+    """Check a font family per role (``{"headline": "serif", "body": "sans"}``)."""
+    out: dict[str, str] = {}
+    for role, family in fonts.items():
+        if role not in FONT_ROLES:
+            raise InvalidRequestError(
+                f"{param}: {role!r} is not a font role; allowed: {allowed(FONT_ROLES)}",
+                param=f"{param}.{role}",
+            )
+        if family not in FONT_FAMILIES:
+            raise InvalidRequestError(
+                f"{param}.{role}: {family!r} is not a font family; allowed: "
+                f"{allowed(FONT_FAMILIES)}", param=f"{param}.{role}",
+            )  # fmt: skip
+        out[role] = family
+    return out
+
+
+def brand_tone(words: Iterable[str], param: str = "tone") -> tuple[str, ...]:
+    """Check tone words (``warm``, ``playful``, ``no-nonsense``): at most
+    :data:`MAX_TONE_WORDS` of 1 to :data:`MAX_TONE_CHARS` letters, digits, spaces, hyphens or
+    apostrophes; surrounding spaces and repeats dropped."""
+    out: list[str] = []
+    for i, word in enumerate(words):
+        text = word.strip() if isinstance(word, str) else ""
+        if len(text) > MAX_TONE_CHARS or not _TONE_WORD.fullmatch(text):
+            raise InvalidRequestError(
+                f"{param}[{i}]: {word!r} is not a tone word; use 1 to {MAX_TONE_CHARS} letters, "
+                "digits, spaces, hyphens or apostrophes, e.g. 'warm'", param=f"{param}[{i}]",
+            )  # fmt: skip
+        if text not in out:
+            out.append(text)
+    if len(out) > MAX_TONE_WORDS:
+        raise InvalidRequestError(
+            f"{param}: {len(out)} tone words is too many; at most {MAX_TONE_WORDS}", param=param
+        )
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Brand:
+    """A brand kit applied to one request: colours (``#rrggbb``, most important first), a font
+    family per role, tone words and a logo.
+
+    Every engine gets it through the request: compose lays it out (its colours win over the
+    prompt's, its fonts set the type, its logo is drawn where no text goes); engines that read
+    prose get it as prompt phrasing (``engines.base.brand_prompt``), and the logo as one more
+    reference image where the model has room for it (``engines.base.brand_references``).
+    """
+
+    palette: tuple[str, ...] = ()
+    headline_font: str | None = None
+    body_font: str | None = None
+    tone: tuple[str, ...] = ()
+    logo: ImageInput | None = None
+
+    def __post_init__(self) -> None:
+        brand_palette(self.palette, "brand.palette")
+        brand_fonts(self.fonts, "brand.fonts")
+        brand_tone(self.tone, "brand.tone")
+
+    @property
+    def fonts(self) -> dict[str, str]:
+        """The font family per role, for the roles the kit sets."""
+        pairs = (("headline", self.headline_font), ("body", self.body_font))
+        return {role: family for role, family in pairs if family is not None}
+
+    @property
+    def empty(self) -> bool:
+        return not (self.palette or self.fonts or self.tone or self.logo)
+
+
 E = TypeVar("E", bound=StrEnum)
 
 
@@ -103,6 +208,7 @@ class GenerationRequest:
     """One generation, edit or variation request.
 
     In ``edit`` and ``variation`` mode, ``references[0]`` is the image being worked on.
+    ``brand`` is a brand kit every engine applies (see :class:`Brand`).
     ``size`` (explicit ``WxH``) wins over ``aspect_ratio`` + ``tier``.
     """
 
@@ -122,6 +228,7 @@ class GenerationRequest:
     output_compression: int | None = None
     background: Background = Background.AUTO
     options: EngineOptions | None = field(default=None)
+    brand: Brand | None = None
 
     def __post_init__(self) -> None:
         if len(self.prompt) > MAX_PROMPT_CHARS:

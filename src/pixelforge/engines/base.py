@@ -17,8 +17,8 @@ from typing import Literal
 
 from PIL import Image
 
-from pixelforge.domain import GenerationRequest, Mode, OutputFormat, Tier
-from pixelforge.domain.request import MAX_SEED, Background, EngineOptions
+from pixelforge.domain import GenerationRequest, Mode, OutputFormat, Reference, Tier
+from pixelforge.domain.request import MAX_SEED, Background, EngineOptions, ReferenceRole
 from pixelforge.errors import CancelledError, CapabilityError, allowed
 
 SpeedClass = Literal["instant", "fast", "standard", "slow"]
@@ -185,6 +185,51 @@ def seeds_for(request: GenerationRequest) -> list[int]:
     """The seed of each of the ``n`` images: consecutive from the request's seed."""
     base = request.seed if request.seed is not None else secrets.randbelow(2**31)
     return [(base + i) % (MAX_SEED + 1) for i in range(request.n)]
+
+
+#: How a brand kit's font families read in a prompt.
+_FONT_WORDS = {"sans": "sans-serif", "serif": "serif", "display": "bold display",
+               "mono": "monospaced"}  # fmt: skip
+
+
+def brand_references(request: GenerationRequest, max_references: int) -> tuple[Reference, ...]:
+    """The request's references, plus its brand logo (role ``logo``, last) when the model
+    takes references and has room for one more; the logo never crowds out a reference."""
+    brand = request.brand
+    refs = request.references
+    if brand is None or brand.logo is None or len(refs) >= max_references:
+        return refs
+    return (*refs, Reference(brand.logo, ReferenceRole.LOGO))
+
+
+def brand_prompt(
+    request: GenerationRequest, base: str | None = None, *, logo_sent: bool = False
+) -> str:
+    """``base`` (default: the request's prompt) with the request's brand kit phrased for a
+    model that reads prose: its colours, type, tone words and, when ``logo_sent`` (the logo
+    went as the last reference image, see :func:`brand_references`), where the logo goes.
+    Without a brand kit, ``base`` unchanged. One phrasing for every engine that reads prose."""
+    text = request.prompt if base is None else base
+    brand = request.brand
+    if brand is None:
+        return text
+    rules = []
+    if brand.palette:
+        rules.append(f"use the brand colour palette {', '.join(brand.palette)} "
+                     "(most important first)")  # fmt: skip
+    if brand.headline_font is not None:
+        rules.append(f"set headlines in a {_FONT_WORDS[brand.headline_font]} typeface")
+    if brand.body_font is not None:
+        rules.append(f"set body text in a {_FONT_WORDS[brand.body_font]} typeface")
+    if brand.tone:
+        rules.append(f"tone: {', '.join(brand.tone)}")
+    if logo_sent:
+        rules.append("include the brand logo (the last reference image) unaltered, small, in "
+                     "a corner, never over text")  # fmt: skip
+    if not rules:
+        return text
+    sentence = f"Brand guidelines: {'; '.join(rules)}."
+    return f"{text}\n\n{sentence}" if text else sentence
 
 
 class Engine(ABC):

@@ -79,6 +79,8 @@ from pixelforge.engines.base import (
     ModelInfo,
     ProgressEvent,
     ProgressSink,
+    brand_prompt,
+    brand_references,
     seeds_for,
     usage_info,
 )
@@ -245,15 +247,18 @@ def _part(part: TurnPart) -> types.Part:
 
 
 def build_contents(request: GenerationRequest) -> tuple[list[types.Content], list[dict[str, Any]]]:
-    """The earlier turns, then the new user turn: labelled reference images as inline parts,
-    then the prompt. Returns the contents and the new user turn's record (see the module
-    docstring)."""
+    """The earlier turns, then the new user turn: labelled reference images as inline parts
+    (a brand kit's logo last, labelled ``logo``, when the model has room for it), then the
+    prompt with the brand kit phrased in. Returns the contents and the new user turn's record
+    (see the module docstring); the logo is left out of the record, which names only the
+    job's own references."""
     history = history_of(request)
     contents = [types.Content(role=t.role, parts=[_part(p) for p in t.parts]) for t in history]
     continued = bool(history) and request.mode is not Mode.GENERATE
     parts: list[types.Part] = []
     record: list[dict[str, Any]] = []
-    for i, ref in enumerate(request.references):
+    refs = brand_references(request, capabilities_for(request.model).max_references)
+    for i, ref in enumerate(refs):
         if continued and i == 0:
             continue  # the image the conversation continues: already in the history
         fmt = ref.image.format.lower()
@@ -261,9 +266,11 @@ def build_contents(request: GenerationRequest) -> tuple[list[types.Content], lis
         label = _describe(i, ref, request.mode)
         parts += [types.Part.from_text(text=label),
                   types.Part.from_bytes(data=ref.image.data, mime_type=mime)]  # fmt: skip
-        record += [{"text": label}, {"reference": i, "mime_type": mime}]
-    parts.append(types.Part.from_text(text=request.prompt))
-    record.append({"text": request.prompt})
+        if i < len(request.references):  # a brand logo is no reference of the job: not kept
+            record += [{"text": label}, {"reference": i, "mime_type": mime}]
+    prompt = brand_prompt(request, logo_sent=len(refs) > len(request.references))
+    parts.append(types.Part.from_text(text=prompt))
+    record.append({"text": prompt})
     return [*contents, types.Content(role="user", parts=parts)], record
 
 

@@ -22,6 +22,12 @@ Model names come from configuration; any name works. Capabilities follow the mod
   Declared aspect ratios: 1:1, 3:2, 2:3 (tiers 512 and 1K); explicit sizes up to 1536 px a
   side and 1536x1024 pixels, so nothing is ever upscaled much past what the model produced.
 
+Input images: every mode that sends any (an edit's or a variation's image, reference images
+of a generation, a brand kit's logo) calls ``/v1/images/edits``, the endpoint that takes them;
+a generation without images calls ``/v1/images/generations``. A brand kit (``request.brand``)
+is phrased into the prompt and its logo sent as the last image when the model has room for
+one more (``engines.base.brand_prompt`` / ``brand_references``).
+
 Retries are ours (the SDK client has ``max_retries=0``): 429, 408, 409, 5xx and connection
 errors are retried up to ``max_retries`` times with exponential backoff and jitter, honouring
 ``retry-after-ms`` / ``Retry-After`` (up to 60 s) and ``x-should-retry``. A *timeout* is never
@@ -72,6 +78,8 @@ from pixelforge.engines.base import (
     ModelInfo,
     ProgressEvent,
     ProgressSink,
+    brand_prompt,
+    brand_references,
     seeds_for,
     usage_info,
 )
@@ -249,10 +257,15 @@ class OpenAIImagesEngine(Engine):
         return options if isinstance(options, OpenAIOptions) else OpenAIOptions()
 
     def _params(self, request: GenerationRequest, size: Size) -> dict[str, Any]:
+        """The call's parameters. Generation with reference images (or a brand logo) goes
+        to the edits endpoint too, which is where the API takes input images."""
         options = self._options(request)
+        refs = brand_references(request, self.model(request.model).capabilities.max_references)
+        logo_sent = len(refs) > len(request.references)
+        prompt = brand_prompt(request, request.prompt or VARIATION_PROMPT, logo_sent=logo_sent)
         params: dict[str, Any] = {
             "model": request.model,
-            "prompt": request.prompt or VARIATION_PROMPT,
+            "prompt": prompt,
             "n": request.n,
             "size": str(size),
             "quality": request.quality.value,
@@ -262,13 +275,14 @@ class OpenAIImagesEngine(Engine):
         }
         if request.output_compression is not None and request.output_format is not OutputFormat.PNG:
             params["output_compression"] = request.output_compression
-        if request.mode is Mode.GENERATE:
+        if request.mode is Mode.GENERATE and not refs:
             return params
         del params["moderation"]  # not a parameter of the edits endpoint
         params["image"] = [
-            (f"ref{i}.png", as_png(ref.image), "image/png")
-            for i, ref in enumerate(request.references)
-        ]
+            (f"{'logo' if logo_sent and i == len(refs) - 1 else 'ref'}{i}.png",
+             as_png(ref.image), "image/png")
+            for i, ref in enumerate(refs)
+        ]  # fmt: skip
         if request.mask is not None:
             first = request.references[0].image
             params["mask"] = ("mask.png", as_png(request.mask, (first.width, first.height)),
@@ -282,14 +296,14 @@ class OpenAIImagesEngine(Engine):
 
     def _call(self, request: GenerationRequest, params: dict[str, Any]) -> ImagesResponse:
         images = self.client.images
-        call = images.generate if request.mode is Mode.GENERATE else images.edit
+        call = images.edit if "image" in params else images.generate
         response: ImagesResponse = call(**params)
         return response
 
     def _open_stream(self, request: GenerationRequest, params: dict[str, Any]) -> Any:
         """Start a streamed call; returns the SDK's ``Stream`` once the response has begun."""
         images = self.client.images
-        call: Callable[..., Any] = images.generate if request.mode is Mode.GENERATE else images.edit
+        call: Callable[..., Any] = images.edit if "image" in params else images.generate
         return call(**params, stream=True)
 
     def _scrub(self, text: str) -> str:

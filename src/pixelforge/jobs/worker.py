@@ -4,9 +4,9 @@ Each running job has a lease keeper that renews the lease every third of its len
 turns a cancel request into the engine's cancel token. A worker that dies leaves its lease
 to expire; another worker then claims the job again (see ``store.jobs``).
 
-A successful job is charged what its reported usage costs (``services.pricing``), at most its
-reservation; each asset records its part of that charge as ``cost``, the job as
-``result.cost``. An image whose engine returned conversation state (``info["turn"]``) keeps it
+A successful job is charged what its reported usage costs (``services.pricing``; a batch job
+at the batch discount), at most its reservation; each asset records its part of that charge
+as ``cost``, the job as ``result.cost``. An image whose engine returned conversation state (``info["turn"]``) keeps it
 on its asset (``params.turn``), and a job that continues an asset makes it the new assets'
 ``parent_id``.
 """
@@ -28,7 +28,7 @@ from pixelforge.errors import CancelledError, PixelforgeError
 from pixelforge.services.codec import decode_request
 from pixelforge.services.generate import TURN_KEY, encode_result
 from pixelforge.services.previews import PreviewBoard
-from pixelforge.services.pricing import PriceTable, charge_for, from_micro
+from pixelforge.services.pricing import BATCH_KEY, PriceTable, charge_for, from_micro
 from pixelforge.store.blobs import BlobStore
 from pixelforge.store.jobs import (
     CANCELED,
@@ -145,8 +145,8 @@ class JobRunner:
             run_seconds = time.perf_counter() - started
             encoded = encode_result(dataclasses.replace(request, model=used), result)
             infos = [img.info for img in result.images]
-            charge = charge_for(self.queue.reservation(claimed.id),
-                                self.prices.usage_cost(used, infos), len(encoded))  # fmt: skip
+            costs = self.prices.usage_cost(used, infos, bool(claimed.request.get(BATCH_KEY)))
+            charge = charge_for(self.queue.reservation(claimed.id), costs, len(encoded))
             parent = claimed.request.get("continue_from")
             assets = []
             for i, (img, info, share) in enumerate(zip(encoded, infos, charge.shares, strict=True)):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 from collections.abc import Mapping
 from html import escape
 
@@ -78,3 +79,25 @@ def encode(
     else:
         image.save(buf, "WEBP", quality=quality, exif=exif.tobytes(), xmp=_xmp(metadata))
     return buf.getvalue()
+
+
+def embedded_metadata(data: bytes) -> dict[str, str] | None:
+    """The generation parameters :func:`encode` embedded in ``data`` (the ``pixelforge`` JSON
+    of a PNG text chunk, or of the EXIF description of a JPEG or WebP), or None when the file
+    carries none or is not a PNG, JPEG or WebP. Only the header is read, not the pixels."""
+    try:
+        with warnings.catch_warnings():  # a huge image's header: fine, no pixels are decoded
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=("PNG", "JPEG", "WEBP")) as im:
+                text = im.info.get("pixelforge") or im.getexif().get(_EXIF_DESCRIPTION)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    try:
+        meta = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    if not isinstance(meta, dict) or not isinstance(meta.get("prompt"), str):
+        return None
+    return {str(k): str(v) for k, v in meta.items()}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pixelforge.domain import GenerationRequest, ImageInput, Reference, Tier, parse_size
+from pixelforge.domain import Brand, GenerationRequest, ImageInput, Reference, Tier, parse_size
 from pixelforge.domain.request import (
     Background,
     EngineOptions,
@@ -36,7 +36,24 @@ def _image_in(data: dict[str, Any], blobs: BlobStore) -> ImageInput:
     )  # fmt: skip
 
 
+def _brand_out(brand: Brand, blobs: BlobStore) -> dict[str, Any]:
+    return {
+        "palette": list(brand.palette), "headline_font": brand.headline_font,
+        "body_font": brand.body_font, "tone": list(brand.tone),
+        "logo": _image_out(brand.logo, blobs) if brand.logo is not None else None,
+    }  # fmt: skip
+
+
+def _brand_in(data: dict[str, Any], blobs: BlobStore) -> Brand:
+    return Brand(
+        palette=tuple(data.get("palette") or ()), headline_font=data.get("headline_font"),
+        body_font=data.get("body_font"), tone=tuple(data.get("tone") or ()),
+        logo=_image_in(data["logo"], blobs) if data.get("logo") else None,
+    )  # fmt: skip
+
+
 def encode_request(request: GenerationRequest, blobs: BlobStore) -> dict[str, Any]:
+    """The request as JSON; a brand kit's logo, like every image, goes to the blob store."""
     return {
         "prompt": request.prompt,
         "model": request.model,
@@ -60,6 +77,7 @@ def encode_request(request: GenerationRequest, blobs: BlobStore) -> dict[str, An
             if request.options
             else None
         ),
+        "brand": _brand_out(request.brand, blobs) if request.brand is not None else None,
     }
 
 
@@ -91,4 +109,5 @@ def decode_request(
         output_compression=data.get("output_compression"),
         background=Background(data["background"]),
         options=options,
+        brand=_brand_in(data["brand"], blobs) if data.get("brand") else None,
     )

@@ -26,7 +26,7 @@ from pixelforge.errors import (
 )
 from pixelforge.services.accounts import LOCAL, Principal
 from pixelforge.services.codec import encode_request
-from pixelforge.services.pricing import PriceTable, from_micro
+from pixelforge.services.pricing import BATCH_KEY, PriceTable, from_micro
 from pixelforge.store import ledger
 from pixelforge.store.blobs import BlobStore
 from pixelforge.store.jobs import QUEUED, TERMINAL, JobQueue, new_id
@@ -80,7 +80,7 @@ class JobService:
     def submit(
         self, request: GenerationRequest, idem: Idempotency | None = None, priority: int = 0,
         *, wait_for_result: bool = False, principal: Principal = LOCAL, batch: bool = False,
-        continue_from: str | None = None,
+        continue_from: str | None = None, attach: Callable[[Session, Job], None] | None = None,
     ) -> Submitted:  # fmt: skip
         """Validate, then create the job (and the idempotency record) in one transaction.
 
@@ -90,11 +90,17 @@ class JobService:
         Signed-in callers pay: the price is reserved in the same transaction (402 if the
         balance, a quota or the key's budget cannot cover it). ``continue_from`` names the
         asset the request continues (see ``services.threads``): its assets get it as parent.
+        ``attach(session, job)`` runs in the same transaction once the job exists (to store
+        what refers to it, e.g. an edit thread's node); a replay does not call it.
+        ``batch`` reserves the batch price (``batch_discount``) and marks the job so that a
+        charge from reported usage gets the same discount.
         """
         self.check(request)
         payload = encode_request(request, self.blobs)
         if continue_from is not None:
             payload["continue_from"] = continue_from
+        if batch:
+            payload[BATCH_KEY] = True
         price = self.prices.price(request, batch) if principal.user_id is not None else 0
         with self.queue.db.write() as s:
             record = self._recorded(s, idem)
@@ -108,6 +114,8 @@ class JobService:
                 user_id=principal.user_id, api_key_id=principal.api_key_id, price=price,
                 job_id=job_id,
             )  # fmt: skip
+            if attach is not None:
+                attach(s, job)
             if idem is not None:
                 s.add(IdempotencyRecord(
                     scope=idem.scope, key=idem.key, fingerprint=idem.fingerprint,
@@ -118,7 +126,8 @@ class JobService:
 
     def submit_group(
         self, requests: Sequence[GenerationRequest], record: Callable[[Session, list[Job]], None],
-        idem: Idempotency | None = None, *, principal: Principal = LOCAL,
+        idem: Idempotency | None = None, *, principal: Principal = LOCAL, priority: int = 0,
+        batch: bool = False,
     ) -> Submitted | list[Job]:  # fmt: skip
         """Submit every request as its own job, all in one transaction, or none of them.
 
@@ -126,25 +135,35 @@ class JobService:
         queued like :meth:`submit`'s; ``record(session, jobs)`` runs in the same transaction
         (to store what groups them). A repeated ``Idempotency-Key`` returns the original
         group's first job as a replay (422 when the body differs); no jobs are made.
+        ``batch`` prices every job at the batch discount (see :meth:`submit`).
         """
         for request in requests:
             self.check(request)
         payloads = [encode_request(request, self.blobs) for request in requests]
+        if batch:
+            for payload in payloads:
+                payload[BATCH_KEY] = True
         paying = principal.user_id is not None
         with self.queue.db.write() as s:
             stored = self._recorded(s, idem)
             if idem is not None and stored is not None:
                 return self._replay(s.get(Job, stored.job_id), stored, idem, False)
-            jobs = []
-            for request, payload in zip(requests, payloads, strict=True):
-                job_id, price = new_id("job"), self.prices.price(request) if paying else 0
-                if paying:
-                    self._reserve(s, principal, job_id, price, request.model)
-                jobs.append(self.queue.add(
-                    s, request.model, payload, max_attempts=self.max_attempts,
+            ids = [new_id("job") for _ in requests]
+            prices = [self.prices.price(r, batch) if paying else 0 for r in requests]
+            if paying:
+                models = [r.model for r in requests]
+                self._reserve_all(s, principal, list(zip(ids, prices, models, strict=True)))
+            # One count for the group: its jobs take the next places in the owner's queue.
+            rank = self.queue.next_fair_rank(s, principal.user_id)
+            jobs = [
+                self.queue.add(
+                    s, request.model, payload, max_attempts=self.max_attempts, priority=priority,
                     user_id=principal.user_id, api_key_id=principal.api_key_id, price=price,
-                    job_id=job_id,
-                ))  # fmt: skip
+                    job_id=job_id, fair_rank=rank + i,
+                )
+                for i, (request, payload, job_id, price) in
+                enumerate(zip(requests, payloads, ids, prices, strict=True))
+            ]  # fmt: skip
             record(s, jobs)
             if idem is not None:
                 s.add(IdempotencyRecord(
@@ -153,6 +172,16 @@ class JobService:
                 ))  # fmt: skip
         self.wake()
         return jobs
+
+    def replay(self, idem: Idempotency) -> Submitted | None:
+        """What a repeated ``Idempotency-Key`` answers (422 when the body differs), or None
+        when the key is new: for endpoints that must not look at the present state before
+        replaying (it may have moved on since the first request)."""
+        with self.queue.db.write() as s:
+            record = self._recorded(s, idem)
+            if record is None:
+                return None
+            return self._replay(s.get(Job, record.job_id), record, idem, False)
 
     def _recorded(self, s: Session, idem: Idempotency | None) -> IdempotencyRecord | None:
         """The live record of ``idem``'s key (expired records are deleted first)."""
@@ -173,7 +202,17 @@ class JobService:
         self, s: Session, principal: Principal, job_id: str, price: int, model: str
     ) -> None:
         """Hold ``price`` for the job, or refuse with 402. Runs inside the submit transaction."""
+        self._reserve_all(s, principal, [(job_id, price, model)])
+
+    def _reserve_all(
+        self, s: Session, principal: Principal, holds: Sequence[tuple[str, int, str]]
+    ) -> None:
+        """Hold each ``(job id, price, model)``, or refuse them all with 402 when the balance,
+        a quota or the key's budget cannot cover their sum (checked once: a group of many
+        jobs costs one balance query, not one per job)."""
         assert principal.user_id is not None
+        price = sum(amount for _, amount, _ in holds)
+        what = "this request costs" if len(holds) == 1 else f"these {len(holds)} requests cost"
         user_q = select(User).where(User.id == principal.user_id)
         if not self.queue.db.is_sqlite:
             user_q = user_q.with_for_update()  # serialize reservations per user
@@ -184,7 +223,7 @@ class JobService:
         have = ledger.balance(conn, user.id)
         if have < price:
             raise InsufficientCreditsError(
-                f"not enough credits: this request costs ${from_micro(price)}, the balance is "
+                f"not enough credits: {what} ${from_micro(price)}, the balance is "
                 f"${from_micro(have)}; ask an admin for credits"
             )
         now = self.queue.clock()
@@ -194,8 +233,9 @@ class JobService:
         ):
             if quota is not None and ledger.spent_since(conn, user.id, since) + price > quota:
                 raise InsufficientCreditsError(
-                    f"the {period} quota of ${from_micro(quota)} would be exceeded by this "
-                    f"request (${from_micro(price)})", code="quota_exceeded",
+                    f"the {period} quota of ${from_micro(quota)} would be exceeded by "
+                    f"{'this request' if len(holds) == 1 else f'these {len(holds)} requests'} "
+                    f"(${from_micro(price)})", code="quota_exceeded",
                 )  # fmt: skip
         if principal.api_key_id is not None:
             key = s.get(ApiKey, principal.api_key_id)
@@ -209,11 +249,12 @@ class JobService:
                     f"this API key's budget of ${from_micro(key.budget)} would be exceeded",
                     code="key_budget_exceeded",
                 )
-        ledger.entry(
-            conn, user_id=user.id, job_id=job_id, api_key_id=principal.api_key_id,
-            kind=ledger.RESERVE, amount=price, delta=-price, model=model, settles=None,
-            note="", created_at=now,
-        )  # fmt: skip
+        for job_id, amount, model in holds:
+            ledger.entry(
+                conn, user_id=user.id, job_id=job_id, api_key_id=principal.api_key_id,
+                kind=ledger.RESERVE, amount=amount, delta=-amount, model=model, settles=None,
+                note="", created_at=now,
+            )  # fmt: skip
 
     def visible(self, job: Job, principal: Principal) -> bool:
         return principal.is_admin or job.user_id == principal.user_id

@@ -28,6 +28,8 @@ from pixelforge.engines.base import USAGE_CLASSES
 MICRO = Decimal(1_000_000)
 #: The largest amount we accept anywhere (one billion USD): fits every database's BIGINT.
 MAX_MICRO = 10**15
+#: The key in a job's stored request that marks a batch job (priced at the batch discount).
+BATCH_KEY = "batch"
 
 
 def to_micro(usd: str | Decimal) -> int:
@@ -98,12 +100,15 @@ class PriceTable:
             total *= self.batch_discount
         return int(total.to_integral_value(rounding="ROUND_CEILING"))
 
-    def usage_cost(self, model: str, infos: Sequence[Mapping[str, str]]) -> list[Decimal] | None:
+    def usage_cost(
+        self, model: str, infos: Sequence[Mapping[str, str]], batch: bool = False
+    ) -> list[Decimal] | None:
         """Each image's exact cost in micro-USD from the usage in its ``info``, or None.
 
         None (charge the reservation) when the model has no token prices, or any image lacks
         usable ``usage_*`` keys (see :func:`pixelforge.engines.base.usage_info`). An image
         whose usage covers a call that made ``usage_images`` images bears that share of it.
+        ``batch`` applies the batch discount, as :meth:`price` does.
         """
         prices = self.tokens.get(model)
         if prices is None or not infos:
@@ -121,7 +126,7 @@ class PriceTable:
             # micro-USD per token == USD per 1M tokens
             cost = sum((Decimal(n) * prices.get(c, Decimal(0)) for c, n in counts.items()),
                        Decimal(0))  # fmt: skip
-            costs.append(cost / images)
+            costs.append(cost / images * (self.batch_discount if batch else 1))
         return costs
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import JSON, Connection, Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from pixelforge.store import ledger
@@ -206,17 +206,16 @@ class JobQueue:
         api_key_id: str | None = None,
         price: int = 0,
         job_id: str | None = None,
+        fair_rank: int | None = None,
     ) -> Job:
-        owner = Job.user_id.is_(None) if user_id is None else Job.user_id == user_id
-        ahead = session.scalar(
-            select(func.count()).select_from(Job).where(Job.status == QUEUED, owner)
-        )
+        """Queue a job in the caller's transaction. ``fair_rank`` (default: the owner's
+        :meth:`next_fair_rank`) lets a caller adding many jobs count the queue once."""
         job = Job(
             id=job_id or new_id("job"),
             user_id=user_id,
             api_key_id=api_key_id,
             price=price,
-            fair_rank=int(ahead or 0) + 1,
+            fair_rank=self.next_fair_rank(session, user_id) if fair_rank is None else fair_rank,
             status=QUEUED,
             model=model,
             request=request,
@@ -232,20 +231,42 @@ class JobQueue:
         session.flush()
         return job
 
+    @staticmethod
+    def next_fair_rank(session: Session, user_id: str | None) -> int:
+        """The place a new job of ``user_id`` takes in that user's own queue."""
+        owner = Job.user_id.is_(None) if user_id is None else Job.user_id == user_id
+        ahead = session.scalar(
+            select(func.count()).select_from(Job).where(Job.status == QUEUED, owner)
+        )
+        return int(ahead or 0) + 1
+
     def cancel(self, job_id: str) -> Job | None:
         """Cancel a queued job now, or ask a running one to stop. None if unknown."""
         with self.db.write() as s:
             job = s.get(Job, job_id)
-            if job is None:
-                return None
-            if job.status == QUEUED:
-                job.status, job.finished_at = CANCELED, self.clock()
-                job.error = {"code": "job_cancelled", "message": "cancelled before it started"}
-                s.flush()
-                ledger.settle(s.connection(), job.id, False, self.clock(), "cancelled")
-            elif job.status == RUNNING:
-                job.cancel_requested = True
+            if job is not None:
+                self._cancel(s, job)
             return job
+
+    def cancel_all(self, job_ids: Sequence[str]) -> int:
+        """:meth:`cancel` for many jobs in one transaction; how many were queued or running."""
+        with self.db.write() as s:
+            found = s.scalars(
+                select(Job).where(Job.id.in_(job_ids), Job.status.in_((QUEUED, RUNNING)))
+            )
+            return sum(self._cancel(s, job) for job in list(found))
+
+    def _cancel(self, s: Session, job: Job) -> bool:
+        if job.status == QUEUED:
+            job.status, job.finished_at = CANCELED, self.clock()
+            job.error = {"code": "job_cancelled", "message": "cancelled before it started"}
+            s.flush()
+            ledger.settle(s.connection(), job.id, False, self.clock(), "cancelled")
+            return True
+        if job.status == RUNNING:
+            job.cancel_requested = True
+            return True
+        return False
 
     # -- workers -----------------------------------------------------------------------
     def _next(self, conn: Connection, now: float) -> Any:
@@ -282,6 +303,34 @@ class JobQueue:
                         ledger.settle(conn, job_id, False, now, "worker_lost")
                 self._next_reap = now + min(self.lease / 4, 1.0)
             row = self._next(conn, now)
+            if row is None:
+                return None
+            conn.execute(
+                self._sql.take,
+                {"b_id": row.id, "b_owner": owner, "b_until": now + self.lease, "b_now": now},
+            )
+            return Claimed(
+                row.id, row.model, dict(row.request), row.attempts + 1, owner, row.user_id
+            )
+
+    def claim_job(self, job_id: str, owner: str) -> Claimed | None:
+        """Take one given job if it can be claimed (queued, or running with an expired lease
+        and attempts left), else None: a process running its own job (the CLI) without
+        running anyone else's. Fairness and the per-user cap do not apply."""
+        now = self.clock()
+        claimable = or_(
+            _T.c.status == QUEUED,
+            and_(_T.c.status == RUNNING, _T.c.lease_expires_at < now,
+                 _T.c.attempts < _T.c.max_attempts),
+        )  # fmt: skip
+        query = select(_T.c.id, _T.c.model, _T.c.request, _T.c.attempts, _T.c.user_id).where(
+            _T.c.id == job_id, claimable
+        )
+        if not self.db.is_sqlite:
+            query = query.with_for_update()
+        with self.db.write() as s:
+            conn = s.connection()
+            row = conn.execute(query).first()
             if row is None:
                 return None
             conn.execute(

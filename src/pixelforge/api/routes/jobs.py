@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pixelforge.api.auth import CurrentUser
 from pixelforge.api.deps import ContainerDep
 from pixelforge.api.schemas import JobCreate, engine_options, shape
-from pixelforge.domain import GenerationRequest, Reference, Tier
+from pixelforge.domain import Brand, GenerationRequest, Reference, Tier
 from pixelforge.domain.request import (
     Background,
     ImageInput,
@@ -30,6 +30,7 @@ from pixelforge.errors import InvalidRequestError, PermissionDeniedError
 from pixelforge.services.accounts import Principal
 from pixelforge.services.images import load_image
 from pixelforge.services.jobs import Idempotency, fingerprint
+from pixelforge.services.references import SetUse
 from pixelforge.store.jobs import TERMINAL
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
@@ -78,13 +79,31 @@ def to_request(c: ContainerDep, body: JobCreate, principal: Principal) -> Genera
             )  # fmt: skip
         continued = c.threads.continuation(body.continue_from, body.model, principal, options)
         refs, options = (Reference(continued.image), *refs), continued.options
+    brand = None
+    if body.reference_sets:
+        from_sets, brand = _reference_sets(c, body, principal, len(refs))
+        refs = (*refs, *from_sets)
     return GenerationRequest(
         prompt=body.prompt, model=body.model, mode=Mode(body.mode),
         negative_prompt=body.negative_prompt, n=body.n, seed=body.seed, references=refs,
         quality=Quality(body.quality), output_format=OutputFormat(body.output_format),
         output_compression=body.output_compression, background=Background(body.background),
-        options=options, **extra,
+        options=options, brand=brand, **extra,
     )  # fmt: skip
+
+
+def _reference_sets(
+    c: ContainerDep, body: JobCreate, principal: Principal, used: int
+) -> tuple[tuple[Reference, ...], Brand | None]:
+    """The references and brand kit of the request's saved sets (see services.references)."""
+    uses = [
+        SetUse(u.id, parse_enum(ReferenceRole, u.role, f"reference_sets[{i}].role")
+               if u.role is not None else None, u.take)
+        for i, u in enumerate(body.reference_sets)
+    ]  # fmt: skip
+    _, info = c.registry.resolve(body.model)
+    return c.references.for_request(uses, principal, limit=info.capabilities.max_references,
+                                    used=used, model=body.model)  # fmt: skip
 
 
 @router.post("", status_code=202, summary="Submit a job")

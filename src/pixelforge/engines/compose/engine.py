@@ -1,7 +1,13 @@
 """The built-in ``compose`` engine: prompt or brief -> designed image, offline, no weights.
 
-Steps, in call order: parse the prompt into a brief (or take the caller's brief), lay the
-brief out on the canvas for each seed, rasterize the scene. Same prompt + seed -> same bytes.
+Steps, in call order: parse the prompt into a brief (or take the caller's brief), apply the
+request's brand kit, lay the brief out on the canvas for each seed, rasterize the scene. Same
+prompt + seed -> same bytes.
+
+A brand kit (``request.brand``): its colours replace the brief's palette (parsed or given), its
+fonts set the headline and body families, its first tone word that names a style sets the
+style when the brief has none, and its logo is drawn in the bottom-right corner, in a band the
+layout keeps free of text (see ``Designer.reserve_logo``).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from pixelforge.engines.base import (
 from pixelforge.engines.compose.brief import Brief
 from pixelforge.engines.compose.icons import ATTRIBUTION, IconSet
 from pixelforge.engines.compose.layout import Designer
+from pixelforge.engines.compose.palette import STYLES
 from pixelforge.engines.compose.parse import parse_prompt
 from pixelforge.engines.compose.render import render_scene
 from pixelforge.engines.compose.text import FontLibrary
@@ -101,11 +108,26 @@ class ComposeEngine(Engine):
     def brief_for(self, request: GenerationRequest) -> Brief:
         options = request.options
         if isinstance(options, ComposeOptions) and options.brief is not None:
-            return options.brief
+            return self.branded(options.brief, request)
         brief = parse_prompt(request.prompt, self.icons)
         if request.mode is not Mode.GENERATE and brief.kind in ("poster", "social"):
             brief = brief.model_copy(update={"kind": "product_card"})
-        return brief
+        return self.branded(brief, request)
+
+    @staticmethod
+    def branded(brief: Brief, request: GenerationRequest) -> Brief:
+        """``brief`` with the request's brand colours (they win) and, when the brief names
+        no style, the first brand tone word that is a style name."""
+        brand = request.brand
+        if brand is None:
+            return brief
+        update: dict[str, object] = {}
+        if brand.palette:
+            update["palette"] = list(brand.palette)
+        style = next((t.lower() for t in brand.tone if t.lower() in STYLES), None)
+        if brief.style is None and style is not None:
+            update["style"] = style
+        return brief.model_copy(update=update) if update else brief
 
     def run(
         self, request: GenerationRequest, progress: ProgressSink, cancel: CancelToken
@@ -122,6 +144,12 @@ class ComposeEngine(Engine):
         size = request.output_size
         transparent = request.background.value == "transparent"
         seeds = seeds_for(request)
+        brand = request.brand
+        applied: dict[str, str] = {}
+        if brand is not None and not brand.empty:
+            parts = {"palette": brand.palette, "fonts": brand.fonts, "tone": brand.tone,
+                     "logo": brand.logo}  # fmt: skip
+            applied["brand"] = ",".join(name for name, given in parts.items() if given)
         images: list[GeneratedImage] = []
         n = len(seeds)
         progress(ProgressEvent("layout", 0.0, f"composing {n} image(s)"))
@@ -130,6 +158,8 @@ class ComposeEngine(Engine):
             designer = Designer(
                 brief, size, seed, self.fonts, self.icons, hero=hero, transparent=transparent,
                 focus=focus, hero_as_background=as_background, pad_hero=pad,
+                logo=brand.logo if brand is not None else None,
+                brand_fonts=brand.fonts if brand is not None else None,
             )  # fmt: skip
             scene = designer.design()
             cancel.raise_if_cancelled()
@@ -143,6 +173,7 @@ class ComposeEngine(Engine):
                         "template": brief.kind,
                         "style": designer.style_name,
                         "credits": ATTRIBUTION,
+                        **applied,
                     },
                 )
             )

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from pixelforge.domain import ImageInput, Size
 from pixelforge.engines.compose.brief import Brief, Style
@@ -24,7 +26,7 @@ from pixelforge.engines.compose.palette import (
     readable_on,
 )
 from pixelforge.engines.compose.scene import ImageLayer, Scene
-from pixelforge.engines.compose.text import Align, FontLibrary, TextBlock, TextStyle
+from pixelforge.engines.compose.text import Align, Family, FontLibrary, TextBlock, TextStyle
 
 _DEFAULT_STYLE: dict[str, Style] = {
     "poster": "minimal", "banner": "corporate", "social": "playful", "thumbnail": "bold",
@@ -59,7 +61,8 @@ class Designer:
         self, brief: Brief, size: Size, seed: int, fonts: FontLibrary, icons: IconSet,
         hero: ImageInput | None = None, transparent: bool = False,
         focus: tuple[float, float] = (0.5, 0.5), hero_as_background: bool = False,
-        pad_hero: bool = False,
+        pad_hero: bool = False, logo: ImageInput | None = None,
+        brand_fonts: Mapping[str, str] | None = None,
     ) -> None:  # fmt: skip
         self.b = brief
         self.cw, self.ch = size.width, size.height
@@ -76,7 +79,11 @@ class Designer:
         self.preset: StylePreset = STYLES[self.style_name]
         base = self.rng.choice(self.preset.palettes)
         self.p: Palette = palette_from_colors(list(brief.palette), base)
-        self.family = brief.font or self.preset.font
+        # A brand kit's fonts (``headline``, ``body``) win over the brief's and the style's.
+        chosen = brand_fonts or {}
+        self.family: Family = cast(Family, chosen.get("headline") or brief.font or self.preset.font)
+        self.body_family: Family = cast(Family, chosen.get("body") or "sans")
+        self.logo = logo
         self.align: Align = "center"
         if brief.layout in ("left", "right") or (
             brief.layout is None and self.rng.random() < 0.35 and brief.kind != "quote_card"
@@ -226,18 +233,20 @@ class Designer:
             items.append(_Item(b.subtitle, TextStyle(self.family), 6.5 * u * scale, 1.3, 3,
                                mix(p.text, p.accent, 0.25)))  # fmt: skip
         if b.body:
-            items.append(_Item(b.body, TextStyle("sans"), 4.5 * u * scale, 2.0, 6, p.text))
+            items.append(
+                _Item(b.body, TextStyle(self.body_family), 4.5 * u * scale, 2.0, 6, p.text)
+            )
         if b.labels:
             weight = 0.9 if len(b.labels) <= 2 else 0.6
             for label in b.labels:
-                items.append(_Item(label, TextStyle("sans", bold=True), 5 * u * scale, weight, 2,
+                items.append(_Item(label, TextStyle(self.body_family, bold=True), 5 * u * scale, weight, 2,
                                    mix(p.text, p.accent2, 0.3)))  # fmt: skip
         if b.attribution:
             items.append(_Item(f"— {b.attribution}", TextStyle(self.family), 4.5 * u * scale,
                                0.8, 1, mix(p.text, p.accent, 0.3)))  # fmt: skip
         if b.cta:
             button_text = readable(p.accent)
-            items.append(_Item(b.cta, TextStyle("sans", bold=True), 5 * u * scale, 1.1, 1,
+            items.append(_Item(b.cta, TextStyle(self.body_family, bold=True), 5 * u * scale, 1.1, 1,
                                button_text, button=True))  # fmt: skip
         return items
 
@@ -286,6 +295,7 @@ class Designer:
     # -- templates ----------------------------------------------------------------------
     def design(self) -> Scene:
         self.background()
+        logo_box = self.reserve_logo() if self.logo is not None else None
         kind = self.b.kind
         if self.hero_as_background:
             self.backdrop()
@@ -295,7 +305,32 @@ class Designer:
             self.quote_card()
         else:
             self.general(thumbnail=kind == "thumbnail", chart_first=kind == "infographic")
+        if logo_box is not None:
+            self.draw_logo(logo_box)
         return self.scene
+
+    def reserve_logo(self) -> Box:
+        """Place the logo in the bottom-right corner and keep a band for it free of content.
+
+        The logo fits in 30% of the short edge by 8% (40% of the width at most), 4% from the
+        edges. The templates then lay out above the band: every template keeps a margin of
+        at least 6% of the short edge, so ``ch`` ends 4% below the logo's top and content
+        stops at least 2% above it. The background still covers the whole canvas.
+        """
+        assert self.logo is not None
+        u = self.u
+        lw, lh = max(self.logo.width, 1), max(self.logo.height, 1)
+        scale = min(min(30 * u, self.cw * 0.4) / lw, 8 * u / lh)
+        w, h = lw * scale, lh * scale
+        box = Box(self.cw - 4 * u - w, self.ch - 4 * u - h, w, h)
+        self.ch = math.floor(box.y + 4 * u)
+        return box
+
+    def draw_logo(self, box: Box) -> None:
+        assert self.logo is not None
+        fmt = self.logo.format.lower().replace("jpg", "jpeg")
+        self.scene.add_image(ImageLayer(self.logo.data, f"image/{fmt}", box.x, box.y, box.w,
+                                        box.h, contain=True))  # fmt: skip
 
     def general(self, thumbnail: bool = False, chart_first: bool = False) -> None:
         cw, ch, u = self.cw, self.ch, self.u
@@ -347,16 +382,17 @@ class Designer:
         """The input image fills the canvas; a scrim keeps the text readable."""
         assert self.hero is not None
         cw, ch, u = self.cw, self.ch, self.u
+        full = self.scene.height  # the image and scrim cover a logo's band too
         fmt = self.hero.format.lower().replace("jpg", "jpeg")
         self.scene.add_image(
-            ImageLayer(self.hero.data, f"image/{fmt}", 0, 0, cw, ch, focus=self.focus)
+            ImageLayer(self.hero.data, f"image/{fmt}", 0, 0, cw, full, focus=self.focus)
         )
         self.scene.defs.append(
             '<linearGradient id="scrim" x1="0" y1="0" x2="0" y2="1">'
             '<stop offset="0" stop-color="#000000" stop-opacity="0.05"/>'
             '<stop offset="1" stop-color="#000000" stop-opacity="0.7"/></linearGradient>'
         )
-        self.scene.add(f'<rect width="{cw}" height="{ch}" fill="url(#scrim)"/>')
+        self.scene.add(f'<rect width="{cw}" height="{full}" fill="url(#scrim)"/>')
         self.p = Palette("#000000", "#000000", "#ffffff", self.p.accent, self.p.accent2)
         m = 7 * u
         self.stack(self.text_items(), Box(m, ch * 0.45, cw - 2 * m, ch * 0.55 - m), valign=1.0)
@@ -414,7 +450,7 @@ class Designer:
             labels.remove(money)
         block = self.fonts.fit(
             title,
-            TextStyle("sans", bold=True),
+            TextStyle(self.body_family, bold=True),
             s.w - 2 * pad,
             s.h * 0.06,
             max_size=s.w * 0.08,
@@ -430,7 +466,7 @@ class Designer:
         on_card = readable(p.accent)
         cap = self.fonts.fit(
             self.b.subtitle or "Balance",
-            TextStyle("sans"),
+            TextStyle(self.body_family),
             s.w - 4 * pad,
             card_h * 0.22,
             max_size=s.w * 0.045,
@@ -441,7 +477,7 @@ class Designer:
         if money:
             big = self.fonts.fit(
                 money,
-                TextStyle("sans", bold=True),
+                TextStyle(self.body_family, bold=True),
                 s.w - 4 * pad,
                 card_h * 0.4,
                 max_size=s.w * 0.12,
@@ -463,7 +499,7 @@ class Designer:
                 )
                 t = self.fonts.fit(
                     text,
-                    TextStyle("sans", bold=True),
+                    TextStyle(self.body_family, bold=True),
                     bw * 0.86,
                     bh * 0.6,
                     max_size=bh * 0.45,

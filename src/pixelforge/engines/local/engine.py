@@ -5,6 +5,8 @@ inpainting, negative prompts, schedulers). Each request is generated at the mode
 size for the requested aspect ratio (or at the requested size, rounded to the latent grid,
 with ``generate_at="requested"``), then resized and centre-cropped to exactly the requested
 size. Pipelines stay warm in a :class:`PipelineCache`; one request uses a pipeline at a time.
+A brand kit reaches these models as prompt phrasing (``engines.base.brand_prompt``); they take
+no image besides the one being edited, so a brand logo is not sent.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from pixelforge.engines.base import (
     ProgressEvent,
     ProgressSink,
     SpeedClass,
+    brand_prompt,
     seeds_for,
 )
 from pixelforge.engines.local import runtime
@@ -234,7 +237,7 @@ class DiffusersEngine(Engine):
             try:
                 self._configure(warm, pipe, opts, width * height, request.n, tiny)
                 kwargs.update(
-                    prompt=request.prompt, num_inference_steps=steps, guidance_scale=guidance,
+                    prompt=brand_prompt(request), num_inference_steps=steps, guidance_scale=guidance,
                     num_images_per_prompt=request.n, output_type="pil",
                     generator=[torch.Generator("cpu").manual_seed(s) for s in seeds],
                     callback_on_step_end=self._on_step(progress, cancel, opts, tiny, pipe),
