@@ -30,6 +30,9 @@ bench: install-dev
 	$(PY) bench/server_bench.py
 	$(PY) bench/queue_bench.py
 	$(PY) bench/diffusers_bench.py
+	$(PY) bench/upscale_bench.py
+	$(PY) bench/provenance_bench.py
+	$(PY) bench/overlay_ocr_bench.py
 
 system-deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \

@@ -10,13 +10,16 @@ from pixelforge.bootstrap import default_engines
 from pixelforge.config import Settings
 from pixelforge.engines.registry import ModelRegistry
 
+#: The models every install serves: compose, the text edit action and the classical upscaler.
+BUILT_INS = {"compose", "text-overlay", "upscale/classical"}
+
 
 def model_ids(settings: Settings) -> set[str]:
     return {m.id for m in ModelRegistry(default_engines(settings)).models()}
 
 
-def test_default_engines_serve_only_compose_when_no_keys(tmp_path: Path) -> None:
-    assert model_ids(Settings(home=tmp_path)) == {"compose"}
+def test_default_engines_serve_only_built_ins_when_no_keys(tmp_path: Path) -> None:
+    assert model_ids(Settings(home=tmp_path)) == BUILT_INS
 
 
 def test_default_engines_add_hosted_models_when_keys_set(tmp_path: Path) -> None:
@@ -27,8 +30,8 @@ def test_default_engines_add_hosted_models_when_keys_set(tmp_path: Path) -> None
         openai_models="gpt-image-1, gpt-image-9",
         gemini_models="gemini-3-pro-image-preview",
     )
-    assert model_ids(settings) == {
-        "compose", "gpt-image-1", "gpt-image-9", "gemini-3-pro-image-preview",
+    assert model_ids(settings) == BUILT_INS | {
+        "gpt-image-1", "gpt-image-9", "gemini-3-pro-image-preview",
     }  # fmt: skip
 
 

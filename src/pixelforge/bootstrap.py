@@ -12,6 +12,14 @@ from pixelforge.engines.compose.engine import ComposeEngine
 from pixelforge.engines.compose.icons import IconSet
 from pixelforge.engines.compose.text import FontLibrary
 from pixelforge.engines.registry import ModelRegistry
+from pixelforge.engines.text_overlay import TextOverlayEngine
+from pixelforge.engines.upscale import UpscaleEngine
+from pixelforge.postprocess.chain import OutputChain
+from pixelforge.postprocess.provenance import (
+    ContentCredentials,
+    development_identity,
+    load_identity,
+)
 from pixelforge.services.accounts import Accounts
 from pixelforge.services.credits import Credits
 from pixelforge.services.generate import GenerateService
@@ -26,9 +34,12 @@ def _names(text: str) -> list[str]:
 
 
 def default_engines(settings: Settings | None = None) -> list[Engine]:
-    """The built-in engine, plus each hosted engine whose API key is configured."""
+    """The built-in engines (compose, the text-overlay edit action, upscale: classical always,
+    RRDBNet files of the models folder when torch is installed), plus each hosted engine
+    whose API key is configured."""
     settings = settings or Settings()
-    engines: list[Engine] = [ComposeEngine(FontLibrary(), IconSet())]
+    engines: list[Engine] = [ComposeEngine(FontLibrary(), IconSet()), TextOverlayEngine()]
+    engines.append(UpscaleEngine(settings.resolved_models_dir, device=settings.diffusers_device))
     if settings.openai_api_key is not None:
         from pixelforge.engines.openai_images import OpenAIImagesEngine
 
@@ -116,7 +127,21 @@ def prompt_optimizer(settings: Settings, registry: ModelRegistry | None) -> Prom
     return PromptOptimizer(registry, rewriter)
 
 
+def output_chain(settings: Settings) -> OutputChain:
+    """The postprocess chain every output passes, as the settings configure it."""
+    credentials = None
+    if settings.provenance:
+        if settings.c2pa_cert_file is not None and settings.c2pa_key_file is not None:
+            identity = load_identity(settings.c2pa_cert_file, settings.c2pa_key_file,
+                                     settings.c2pa_alg)  # fmt: skip
+        else:
+            identity = development_identity(settings.home / "c2pa")
+        credentials = ContentCredentials(identity)
+    return OutputChain(credentials, settings.watermark, settings.prompt_metadata)
+
+
 def build_app(settings: Settings | None = None, engines: Sequence[Engine] | None = None) -> App:
     settings = settings or Settings()
     registry = ModelRegistry(engines if engines is not None else default_engines(settings))
-    return App(settings=settings, registry=registry, generate=GenerateService(registry))
+    generate = GenerateService(registry, output_chain(settings))
+    return App(settings=settings, registry=registry, generate=generate)

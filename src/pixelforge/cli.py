@@ -7,6 +7,7 @@ allowed; no file is written unless every image succeeded.
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import re
 import sys
@@ -17,13 +18,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pixelforge.bootstrap import App, Store, open_store
 from pixelforge.bootstrap import build_app as _build_app
 from pixelforge.cli_batch import batch_app
+from pixelforge.cli_export import export_command, gallery_app, inspect_command, sidecar_writer
 from pixelforge.cli_refs import refs_app
+from pixelforge.cli_text import overlay_option
+from pixelforge.cli_text import text as text_command
+from pixelforge.cli_upscale import upscale as upscale_command
 from pixelforge.config import Settings
 from pixelforge.domain import GenerationRequest, Reference, Tier, parse_size
 from pixelforge.domain.request import (
@@ -233,6 +239,18 @@ def generate(
             "applies its palette, fonts, tone and logo.",
         ),
     ] = None,
+    overlay: Annotated[
+        str | None,
+        typer.Option(
+            "--overlay",
+            help='Exact text drawn on every image: a JSON object, e.g. \'{"headline": "SALE", '
+            '"cta": "Shop now"}\', or a JSON file (fields as `pixelforge text`; see '
+            "docs/output.md).",
+        ),
+    ] = None,
+    sidecar: Annotated[
+        bool, typer.Option("--sidecar", help="Also write NAME.json (settings, sha256) per image.")
+    ] = False,
 ) -> None:
     """Generate images and print the paths written."""
     from pixelforge.services.generate import write_outputs
@@ -265,6 +283,7 @@ def generate(
             from pixelforge.cli_refs import ref_sets
 
             from_sets, brand = ref_sets(ref_set, model, len(refs), build_app().registry)
+        text_overlay = overlay_option(overlay) if overlay is not None else None
         request = GenerationRequest(
             prompt=prompt,
             model=model,
@@ -288,6 +307,7 @@ def generate(
             background=parse_enum(Background, background, "background"),
             options=options,
             brand=brand,
+            text_overlay=text_overlay,
         )
         service = build_app().generate
         service.check(request)
@@ -305,7 +325,7 @@ def generate(
 
         _, images, seconds = service.run(request, on_progress)
     stem = re.sub(r"[^a-z0-9]+", "-", prompt.lower())[:40].strip("-") or "image"
-    for path in write_outputs(images, out_dir, stem):
+    for path in write_outputs(images, out_dir, stem, sidecar_writer(sidecar)):
         out.print(str(path), markup=False)
     err.print(f"{len(images)} image(s) in {seconds:.2f}s", style="dim")
 
@@ -325,6 +345,7 @@ def models_main(ctx: typer.Context) -> None:
 def list_models() -> None:
     """List models with their engine and capabilities."""
     table = Table("model", "engine", "modes", "sizes", "n", "refs", "mask", "speed", "formats")
+    table.columns[0].overflow = "fold"  # a model id is typed back: wrap it, never elide it
     for info in build_app().registry.models():
         c = info.capabilities
         table.add_row(
@@ -608,7 +629,7 @@ def compare(
             table.add_row(outcome.model, "-", "-", "-", f"failed: {outcome.error}")
             continue
         slug = re.sub(r"[^a-z0-9]+", "-", outcome.model.lower()).strip("-") or "model"
-        paths = write_outputs(outcome.images, out_dir, f"{stem}-{slug}")
+        paths = write_outputs(outcome.images, out_dir, f"{stem}-{slug}", sidecar_writer())
         pixels = request.output_size
         table.add_row(
             outcome.model, f"{outcome.seconds:.2f}",
@@ -820,7 +841,7 @@ def vary(
     with err.status(f"{target}: {count} variation(s)"):
         _, images, seconds = built.generate.run(request)
     stem = re.sub(r"[^a-z0-9]+", "-", request.prompt.lower())[:40].strip("-") or "image"
-    for path in write_outputs(images, out_dir, f"{stem}-var"):
+    for path in write_outputs(images, out_dir, f"{stem}-var", sidecar_writer()):
         out.print(str(path), markup=False)
     err.print(f"{len(images)} variation(s) in {seconds:.2f}s", style="dim")
 
@@ -1020,7 +1041,7 @@ def _write_asset(c: Container, asset_id: str, out_dir: Path, stem: str) -> list[
     ext = "jpg" if asset.format == "jpeg" else asset.format
     image = EncodedImage(c.assets.data(asset), asset.seed or 0, ext, None, {}, asset.width,
                          asset.height)  # fmt: skip
-    return write_outputs([image], out_dir, stem)
+    return write_outputs([image], out_dir, stem, sidecar_writer())
 
 
 @thread_app.command("show")
@@ -1082,6 +1103,64 @@ def thread_list() -> None:
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(thread.created_at))
         table.add_row(thread.title, str(counts.get(thread.id, 0)), created, thread.id)
     out.print(table)
+
+
+app.command("text")(text_command)
+app.command("upscale")(upscale_command)
+app.command("inspect")(inspect_command)
+app.command("export")(export_command)
+app.add_typer(gallery_app, name="gallery")
+
+
+@app.command()
+def verify(
+    path: Annotated[Path, typer.Argument(help="The image to check (PNG, JPEG or WebP).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check an image's C2PA manifest and watermark; map the watermark to its asset.
+
+    Exits 0 when the image is verified, signed or watermarked by this server, 1 when it is
+    tampered with or carries no provenance we can read.
+    """
+    from pixelforge.services.verify import VerifyService
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"PATH: cannot read {str(path)!r} ({exc.strerror or exc})") from None
+    db = _store().db  # the local store: where this machine's assets and their marks are
+    try:
+        report = VerifyService(db).verify(data)
+    except InvalidRequestError as exc:
+        raise UsageError(f"PATH: {exc.message.removeprefix('image: ')}") from None
+    finally:
+        db.dispose()
+    if as_json:
+        out.print_json(json.dumps(report))
+    else:
+        c2pa, mark = report["c2pa"], report["watermark"]
+        table = Table(show_header=False, title=f"{path.name}: {report['verdict']}")
+        state = c2pa["state"] if c2pa["present"] else "no manifest"
+        if c2pa["present"] and c2pa["valid"] and not c2pa["trusted"]:
+            state += " (signer not on a trust list)"
+        table.add_row("C2PA", state)
+        if c2pa["present"]:
+            table.add_row("signed by", str(c2pa["signer"]))
+            table.add_row("model", str(c2pa["model"]))
+            table.add_row("AI-generated", "yes" if c2pa["ai_generated"] else "not stated")
+            table.add_row("actions", ", ".join(c2pa["actions"]) or "-")
+            for ing in c2pa["ingredients"]:
+                kept = " (with its own manifest)" if ing["has_manifest"] else ""
+                table.add_row("ingredient", escape(f"{ing['title']} [{ing['relationship']}]{kept}"))
+            for failure in c2pa["failures"]:
+                table.add_row("failure", escape(failure))
+        table.add_row("watermark", f"id {mark['id']}" if mark["found"] else "not found")
+        for asset in mark["assets"]:
+            what = f"{asset['id']} ({asset['model']})" if asset["visible"] else "another user's"
+            table.add_row("asset", what + (" [deleted]" if asset["deleted"] else ""))
+        out.print(table)
+    if report["verdict"] in ("tampered", "unknown"):
+        raise typer.Exit(1)
 
 
 def main(argv: list[str] | None = None) -> int:

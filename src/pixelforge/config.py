@@ -89,6 +89,20 @@ class Settings(BaseSettings):
     """Most lines one batch may have."""
     batch_poll_seconds: float = Field(default=1.0, gt=0)
     """How often the server looks for batches whose jobs all ended (to write their output)."""
+    provenance: bool = True
+    """Sign every output with a C2PA manifest (model, AI-generated, the inputs of edits)."""
+    c2pa_cert_file: Path | None = None
+    """PEM certificate chain (signing certificate first) for C2PA; without it (and
+    ``c2pa_key_file``) a development identity is made under ``$PIXELFORGE_HOME/c2pa``."""
+    c2pa_key_file: Path | None = None
+    c2pa_alg: Literal["es256", "es384", "ps256", "ed25519"] = "es256"
+    watermark: bool = True
+    """Embed an invisible watermark with a per-image id in every output."""
+    prompt_metadata: bool = True
+    """Write the prompt into output files' metadata (``parameters``, ``pixelforge`` chunks)."""
+    metadata_sidecar: bool = False
+    """Write a JSON sidecar (``<name>.json``: settings, digest, a request to run it again) next
+    to every image the CLI writes (``--sidecar`` turns it on for one command)."""
 
     @property
     def resolved_database_url(self) -> str:

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops
 
+from image_checks import assert_same_image_but_watermark
+
 POSTER = 'Minimal poster for a coffee shop, headline "OPEN LATE", warm palette'
 EXIF_DESCRIPTION = 0x010E
 EXIF_ORIENTATION = 0x0112
@@ -129,7 +131,21 @@ def test_generate_transparent_background_writes_alpha(run_cli, tmp_path):
 # --- determinism ------------------------------------------------------------------------
 
 
-def test_generate_same_seed_is_byte_identical(run_cli, tmp_path):
+def test_generate_same_seed_is_the_same_image(run_cli, tmp_path):
+    first = generate(run_cli, tmp_path / "a", "--seed", "5")
+    second = generate(run_cli, tmp_path / "b", "--seed", "5")
+
+    assert (first.rc, second.rc) == (0, 0)
+    assert_same_image_but_watermark(
+        only_image(tmp_path / "a").read_bytes(), only_image(tmp_path / "b").read_bytes()
+    )
+
+
+def test_generate_same_seed_is_byte_identical_without_watermark_and_c2pa(
+    run_cli, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("PIXELFORGE_WATERMARK", "false")
+    monkeypatch.setenv("PIXELFORGE_PROVENANCE", "false")
     first = generate(run_cli, tmp_path / "a", "--seed", "5")
     second = generate(run_cli, tmp_path / "b", "--seed", "5")
 

@@ -16,10 +16,14 @@ from pixelforge.api.middleware import RequestContext
 from pixelforge.api.routes import account, admin, assets, compare, images, jobs, oidc, ops
 from pixelforge.api.routes import batches as batch_routes
 from pixelforge.api.routes import files as file_routes
+from pixelforge.api.routes import metadata as metadata_routes
 from pixelforge.api.routes import prompts as prompt_routes
 from pixelforge.api.routes import references as reference_routes
+from pixelforge.api.routes import text_overlay as text_overlay_routes
 from pixelforge.api.routes import threads as thread_routes
+from pixelforge.api.routes import upscale as upscale_routes
 from pixelforge.api.routes import variations as variation_routes
+from pixelforge.api.routes import verify as verify_routes
 from pixelforge.bootstrap import default_engines
 from pixelforge.config import Settings
 from pixelforge.engines.base import Engine
@@ -68,7 +72,11 @@ def create_app(
     app.include_router(reference_routes.router)
     app.include_router(thread_routes.router)
     app.include_router(variation_routes.router)
+    app.include_router(upscale_routes.router)
+    app.include_router(text_overlay_routes.router)
     app.include_router(file_routes.router)
     app.include_router(batch_routes.router)
+    app.include_router(verify_routes.router)
+    app.include_router(metadata_routes.router)
     app.add_middleware(RequestContext, metrics=metrics, max_body=settings.max_request_bytes)
     return app

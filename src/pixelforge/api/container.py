@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from pixelforge.api.metrics import Metrics
 from pixelforge.api.ratelimit import RateLimiter
+from pixelforge.bootstrap import output_chain
 from pixelforge.config import Settings
 from pixelforge.engines.base import Engine
 from pixelforge.engines.registry import ModelRegistry
@@ -19,14 +20,17 @@ from pixelforge.services.assets import AssetService
 from pixelforge.services.batches import BatchService
 from pixelforge.services.compare import CompareService
 from pixelforge.services.credits import Credits
+from pixelforge.services.export import ExportService
 from pixelforge.services.fetch import FetchPolicy, SafeFetcher
 from pixelforge.services.files import FileService
 from pixelforge.services.jobs import JobService
 from pixelforge.services.previews import PreviewBoard
 from pixelforge.services.pricing import PriceTable
 from pixelforge.services.references import ReferenceService
+from pixelforge.services.text_overlay import TextOverlayService
 from pixelforge.services.thread_tree import EditThreadService
 from pixelforge.services.threads import ThreadService
+from pixelforge.services.upscale import UpscaleService
 from pixelforge.services.variations import VariationService
 from pixelforge.store.blobs import LocalBlobStore
 from pixelforge.store.db import Database
@@ -90,7 +94,7 @@ class Container:
         previews = PreviewBoard()
         runner = JobRunner(queue, registry, blobs, ResilientRunner(registry, breaker,
                                                                     settings.fallbacks),
-                           prices, previews)  # fmt: skip
+                           prices, previews, output_chain(settings))  # fmt: skip
         jobs = JobService(
             queue, registry, blobs, max_attempts=settings.max_attempts,
             retention_seconds=settings.idempotency_retention_hours * 3600, prices=prices,
@@ -118,9 +122,25 @@ class Container:
         return built
 
     @property
+    def exports(self) -> ExportService:
+        """Exports and sidecars of assets, with the output chain's signing identity and
+        prompt-metadata setting (stateless: built on the container's services)."""
+        return ExportService(self.assets, self.pool.runner.chain, self.settings.max_image_pixels)
+
+    @property
     def variations(self) -> VariationService:
         """Variations of assets (stateless: built on the container's services)."""
         return VariationService(self.db, self.jobs, self.assets, self.registry)
+
+    @property
+    def upscales(self) -> UpscaleService:
+        """Upscaling assets (stateless: built on the container's services)."""
+        return UpscaleService(self.jobs, self.assets, self.registry, self.variations)
+
+    @property
+    def text_overlays(self) -> TextOverlayService:
+        """The text edit action on assets (stateless: built on the container's services)."""
+        return TextOverlayService(self.jobs, self.assets, self.registry, self.references)
 
     @property
     def edit_threads(self) -> EditThreadService:

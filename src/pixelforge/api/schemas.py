@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pixelforge.domain import GenerationRequest, Reference, Tier, parse_size
+from pixelforge.domain import GenerationRequest, Reference, TextOverlay, Tier, parse_size
 from pixelforge.domain.request import (
     Background,
     EngineOptions,
@@ -27,9 +27,31 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class TextOverlayIn(_Strict):
+    """Exact text drawn on every output (see ``domain.overlay``): at least one of headline,
+    subtitle, cta (a button-like pill) and labels; ``position`` auto (the calmest region) or
+    fixed; ``color`` ``#rrggbb`` (default: the most readable); ``scrim`` auto, on or off;
+    ``fonts``: a family (sans, serif, display, mono) per role (headline, subtitle, cta,
+    label). Lengths and values are checked by the domain record, naming the field."""
+
+    headline: str | None = None
+    subtitle: str | None = None
+    cta: str | None = None
+    labels: list[str] = Field(default_factory=list)
+    position: Literal["auto", "top", "bottom", "center", "left", "right"] = "auto"
+    color: str | None = None
+    scrim: Literal["auto", "on", "off"] = "auto"
+    fonts: dict[str, str] = Field(default_factory=dict)
+
+
+def text_overlay_of(body: TextOverlayIn | None, param: str = "text_overlay") -> TextOverlay | None:
+    """The checked domain record of a ``text_overlay`` body (errors name ``param.<field>``)."""
+    return None if body is None else TextOverlay.from_dict(body.model_dump(), param)
+
+
 class ImageGenerationBody(_Strict):
     """``POST /v1/images/generations``. Extensions: aspect_ratio, resolution, seed,
-    negative_prompt, options (send them with the SDK's ``extra_body``)."""
+    negative_prompt, options, text_overlay (send them with the SDK's ``extra_body``)."""
 
     prompt: str = Field(min_length=1, max_length=32_000)
     model: str = "compose"
@@ -50,6 +72,7 @@ class ImageGenerationBody(_Strict):
     seed: int | None = Field(default=None, ge=0)
     negative_prompt: str | None = Field(default=None, max_length=32_000)
     options: dict[str, Any] | None = None
+    text_overlay: TextOverlayIn | None = None
 
 
 class ReferenceIn(_Strict):
@@ -90,6 +113,8 @@ class RequestFields(_Strict):
     background: Literal["auto", "opaque", "transparent"] = "auto"
     references: list[ReferenceIn] = Field(default_factory=list, max_length=16)
     reference_sets: list[ReferenceSetIn] = Field(default_factory=list, max_length=8)
+    text_overlay: TextOverlayIn | None = None
+    """Exact text drawn on every output, whatever the model (see :class:`TextOverlayIn`)."""
 
 
 class JobCreate(RequestFields):
@@ -154,5 +179,23 @@ def to_request(
         output_compression=body.output_compression,
         background=Background(body.background),
         options=engine_options(registry, body.model, body.options),
+        text_overlay=text_overlay_of(body.text_overlay),
         **shape(body.size, body.aspect_ratio, body.resolution),
     )  # fmt: skip
+
+
+class GalleryFilterIn(_Strict):
+    """Which of your assets a gallery export holds: all fields optional (none: all)."""
+
+    model: str | None = Field(default=None, max_length=200)
+    since: float | str | None = None
+    """Created at or after: epoch seconds, YYYY-MM-DD or an ISO 8601 time (UTC unless given)."""
+    until: float | str | None = None
+    """Created before (same forms as ``since``)."""
+
+
+class GalleryExport(_Strict):
+    """``POST /api/assets/export``: ``asset_ids`` or ``filter``, one of them."""
+
+    asset_ids: list[str] | None = Field(default=None, min_length=1, max_length=500)
+    filter: GalleryFilterIn | None = None

@@ -1,5 +1,6 @@
 """Pure types: requests, sizes and aspect ratios, capabilities' vocabulary. No I/O here."""
 
+from pixelforge.domain.overlay import OverlayPosition, Scrim, TextOverlay
 from pixelforge.domain.request import (
     Background,
     Brand,
@@ -30,10 +31,13 @@ __all__ = [
     "ImageInput",
     "Mode",
     "OutputFormat",
+    "OverlayPosition",
     "Quality",
     "Reference",
     "ReferenceRole",
+    "Scrim",
     "Size",
+    "TextOverlay",
     "Tier",
     "aspect_ratio_value",
     "parse_size",

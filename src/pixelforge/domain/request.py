@@ -6,12 +6,15 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from pixelforge.domain.sizes import Size, Tier, aspect_ratio_value, resolve_size, validate_size
 from pixelforge.errors import InvalidRequestError, allowed
+
+if TYPE_CHECKING:
+    from pixelforge.domain.overlay import TextOverlay
 
 MAX_PROMPT_CHARS = 32_000
 MAX_N = 10
@@ -209,6 +212,8 @@ class GenerationRequest:
 
     In ``edit`` and ``variation`` mode, ``references[0]`` is the image being worked on.
     ``brand`` is a brand kit every engine applies (see :class:`Brand`).
+    ``text_overlay`` is exact text the output chain draws on every image, whatever the engine
+    (see ``domain.overlay``).
     ``size`` (explicit ``WxH``) wins over ``aspect_ratio`` + ``tier``.
     """
 
@@ -229,6 +234,7 @@ class GenerationRequest:
     background: Background = Background.AUTO
     options: EngineOptions | None = field(default=None)
     brand: Brand | None = None
+    text_overlay: TextOverlay | None = None
 
     def __post_init__(self) -> None:
         if len(self.prompt) > MAX_PROMPT_CHARS:

@@ -103,6 +103,9 @@ class GeneratedImage:
     seed: int
     svg: str | None = None
     info: Mapping[str, str] = field(default_factory=dict)
+    original: bytes | None = None
+    """The file as a hosted provider sent it (with any C2PA manifest of its own): the output
+    chain records it as the parent ingredient of our manifest instead of losing it."""
 
 
 #: Token classes an engine may report in ``GeneratedImage.info`` as ``usage_<class>_tokens``.

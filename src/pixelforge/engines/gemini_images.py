@@ -371,13 +371,13 @@ class GeminiImagesEngine(Engine):
                 seed=seed % 2**31,
             )
             response = self._call(request.model, contents, config, cancel)
-            image, info, model_record = self._decode(response)
+            image, info, model_record, raw = self._decode(response)
             info["turn"] = json.dumps({
                 "model_id": request.model, "continues": bool(history_of(request)),
                 "user_parts": user_record, "model_parts": model_record,
             }, separators=(",", ":"))  # fmt: skip
             fitted = ImageOps.fit(image, (size.width, size.height), Image.Resampling.LANCZOS)
-            images.append(GeneratedImage(image=fitted, seed=seed, info=info))
+            images.append(GeneratedImage(image=fitted, seed=seed, info=info, original=raw))
             progress(ProgressEvent("generate", (i + 1) / n, f"image {i + 1} of {n}", index=i))
         return GenerationResult(model=request.model, images=tuple(images))
 
@@ -470,9 +470,10 @@ class GeminiImagesEngine(Engine):
 
     def _decode(
         self, response: types.GenerateContentResponse
-    ) -> tuple[Image.Image, dict[str, str], list[dict[str, Any]]]:
-        """The first non-thought inline image of the response, what we keep about it, and
-        the record of the model's turn (its text and that image, with their signatures)."""
+    ) -> tuple[Image.Image, dict[str, str], list[dict[str, Any]], bytes]:
+        """The first non-thought inline image of the response, what we keep about it, the
+        record of the model's turn (its text and that image, with their signatures), and the
+        image's file as it arrived (kept as the C2PA parent ingredient)."""
         info = self._usage(response.usage_metadata)
         if response.model_version:
             info["model_version"] = response.model_version
@@ -484,6 +485,7 @@ class GeminiImagesEngine(Engine):
         texts: list[str] = []
         record: list[dict[str, Any]] = []
         image: Image.Image | None = None
+        raw = b""
         for part in parts or []:
             if part.thought:
                 continue
@@ -494,13 +496,13 @@ class GeminiImagesEngine(Engine):
                 record.append({"text": part.text, **sig})
             data = part.inline_data.data if part.inline_data else None
             if data and image is None:
-                image = self._open(data)
+                image, raw = self._open(data), data
                 mime = part.inline_data.mime_type if part.inline_data else None
                 record.append({"output": True, "mime_type": mime or "image/png", **sig})
                 if signature:
                     info["thought_signature"] = sig["thought_signature"]
         if image is not None:
-            return image, info, record
+            return image, info, record, raw
         feedback = response.prompt_feedback
         blocked = feedback.block_reason.value if feedback and feedback.block_reason else ""
         said = f": {self._scrub(' '.join(texts))[:300]}" if texts else ""

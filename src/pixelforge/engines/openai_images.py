@@ -460,11 +460,13 @@ class OpenAIImagesEngine(Engine):
                                  text_output=text_out, image_output=image_out)  # fmt: skip
 
     @staticmethod
-    def _image(b64: str, target: Size) -> Image.Image:
+    def _image(b64: str, target: Size) -> tuple[Image.Image, bytes]:
+        """The image fitted to ``target``, and the provider's file as it arrived."""
         try:
-            with Image.open(io.BytesIO(base64.b64decode(b64))) as raw:
+            data = base64.b64decode(b64)
+            with Image.open(io.BytesIO(data)) as raw:
                 raw.load()
-                return fit_exact(raw, target)
+                return fit_exact(raw, target), data
         except (OSError, ValueError, Image.DecompressionBombError) as exc:
             raise UpstreamError(f"the provider returned an undecodable image: {exc}") from None
 
@@ -505,6 +507,7 @@ class OpenAIImagesEngine(Engine):
             else:
                 b64, extra = batch[i]
             cancel.raise_if_cancelled()
-            images.append(GeneratedImage(self._image(b64, target), seed, info={**info, **extra}))
+            image, raw = self._image(b64, target)
+            images.append(GeneratedImage(image, seed, info={**info, **extra}, original=raw))
             progress(ProgressEvent("decode", (i + 1) / n, f"image {i + 1} of {n}", index=i))
         return GenerationResult(model=request.model, images=tuple(images))

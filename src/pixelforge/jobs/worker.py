@@ -25,6 +25,8 @@ from pixelforge.engines.base import CancelToken, ProgressEvent
 from pixelforge.engines.registry import ModelRegistry
 from pixelforge.engines.resilience import CircuitBreaker, ResilientRunner
 from pixelforge.errors import CancelledError, PixelforgeError
+from pixelforge.postprocess.chain import BARE, OutputChain
+from pixelforge.postprocess.overlay import TextOverlayer
 from pixelforge.services.codec import decode_request
 from pixelforge.services.generate import TURN_KEY, encode_result
 from pixelforge.services.previews import PreviewBoard
@@ -86,9 +88,11 @@ class JobRunner:
     def __init__(
         self, queue: JobQueue, registry: ModelRegistry, blobs: BlobStore,
         resilient: ResilientRunner | None = None, prices: PriceTable | None = None,
-        previews: PreviewBoard | None = None,
+        previews: PreviewBoard | None = None, chain: OutputChain = BARE,
+        overlayer: TextOverlayer | None = None,
     ) -> None:  # fmt: skip
-        self.queue, self.registry, self.blobs = queue, registry, blobs
+        self.queue, self.registry, self.blobs, self.chain = queue, registry, blobs, chain
+        self.overlayer = overlayer or TextOverlayer()
         self.previews = previews or PreviewBoard()
         self.resilient = resilient or ResilientRunner(registry, CircuitBreaker())
         self.prices = prices or PriceTable.load()
@@ -143,7 +147,8 @@ class JobRunner:
             outcome = self.resilient.run(request, on_progress, token)
             result, used = outcome.result, outcome.model
             run_seconds = time.perf_counter() - started
-            encoded = encode_result(dataclasses.replace(request, model=used), result)
+            encoded = encode_result(dataclasses.replace(request, model=used), result, self.chain,
+                                    self.overlayer)  # fmt: skip
             infos = [img.info for img in result.images]
             costs = self.prices.usage_cost(used, infos, bool(claimed.request.get(BATCH_KEY)))
             charge = charge_for(self.queue.reservation(claimed.id), costs, len(encoded))
@@ -163,7 +168,7 @@ class JobRunner:
                     bytes=len(img.data), model=used, seed=img.seed, prompt=request.prompt,
                     params=params, parent_id=parent if isinstance(parent, str) else None,
                     timings={"run_s": round(run_seconds, 4)}, cost=str(from_micro(share)),
-                    created_at=self.queue.clock(), deleted=False,
+                    created_at=self.queue.clock(), deleted=False, watermark_id=img.watermark_id,
                 ))  # fmt: skip
             total = time.perf_counter() - started
             outcome_body: dict[str, Any] = {"assets": [a.id for a in assets],

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pixelforge.domain import Brand, GenerationRequest, ImageInput, Reference, Tier, parse_size
+from pixelforge.domain import (
+    Brand,
+    GenerationRequest,
+    ImageInput,
+    Reference,
+    TextOverlay,
+    Tier,
+    parse_size,
+)
 from pixelforge.domain.request import (
     Background,
     EngineOptions,
@@ -78,6 +86,9 @@ def encode_request(request: GenerationRequest, blobs: BlobStore) -> dict[str, An
             else None
         ),
         "brand": _brand_out(request.brand, blobs) if request.brand is not None else None,
+        "text_overlay": (
+            request.text_overlay.to_dict() if request.text_overlay is not None else None
+        ),
     }
 
 
@@ -110,4 +121,7 @@ def decode_request(
         background=Background(data["background"]),
         options=options,
         brand=_brand_in(data["brand"], blobs) if data.get("brand") else None,
+        text_overlay=(
+            TextOverlay.from_dict(data["text_overlay"]) if data.get("text_overlay") else None
+        ),
     )

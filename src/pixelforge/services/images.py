@@ -82,6 +82,14 @@ def load_image(
     return ImageInput(_encode_png(clean), clean.width, clean.height, "png", name)
 
 
+def decode_image(
+    data: bytes, param: str = "image", max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS
+) -> Image.Image:
+    """Decode an uploaded image for reading only (nothing is stored): the same checks and
+    errors as :func:`load_image`, without the re-encode."""
+    return _decode(data, param, "the image", ALLOWED_FORMATS, max_bytes, max_pixels)
+
+
 def load_mask(
     data: bytes, image: ImageInput, param: str = "mask", name: str | None = None,
     max_bytes: int = MAX_BYTES,

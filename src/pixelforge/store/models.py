@@ -155,6 +155,8 @@ class Asset(Base):
     cost: Mapped[str] = mapped_column(String(32), default="0")
     created_at: Mapped[float] = mapped_column(Float, index=True)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    watermark_id: Mapped[int | None] = mapped_column(BigInteger, default=None, index=True)
+    """The id the invisible watermark in the file carries (migration 0008); None: unmarked."""
 
 
 class IdempotencyRecord(Base):

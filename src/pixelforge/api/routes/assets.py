@@ -56,7 +56,7 @@ def get_asset_file(
     principal: CurrentUser,
     format: Literal["png", "jpeg", "webp"] | None = None,
 ) -> Response:
-    data, fmt = c.assets.file(asset_id, OutputFormat(format) if format else None, principal)
+    data, fmt = c.exports.file(asset_id, OutputFormat(format) if format else None, principal)
     return Response(data, media_type=fmt.mime_type, headers={
         "Content-Disposition": f'inline; filename="{asset_id}.{fmt.extension}"',
         "Cache-Control": "private, max-age=31536000, immutable",

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from pixelforge.api.auth import CurrentUser
 from pixelforge.api.deps import ContainerDep
-from pixelforge.api.schemas import JobCreate, engine_options, shape
+from pixelforge.api.schemas import JobCreate, engine_options, shape, text_overlay_of
 from pixelforge.domain import Brand, GenerationRequest, Reference, Tier
 from pixelforge.domain.request import (
     Background,
@@ -88,7 +88,7 @@ def to_request(c: ContainerDep, body: JobCreate, principal: Principal) -> Genera
         negative_prompt=body.negative_prompt, n=body.n, seed=body.seed, references=refs,
         quality=Quality(body.quality), output_format=OutputFormat(body.output_format),
         output_compression=body.output_compression, background=Background(body.background),
-        options=options, brand=brand, **extra,
+        options=options, brand=brand, text_overlay=text_overlay_of(body.text_overlay), **extra,
     )  # fmt: skip
 
 

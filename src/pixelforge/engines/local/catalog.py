@@ -8,7 +8,8 @@ the base install and a bad file costs a few bytes of reading. Layouts:
   SD3 or FLUX, recognised by its tensor names; its component configs come from a diffusers
   folder of the same family in the models folder;
 - a LoRA file (``lora_`` / ``lora_A`` tensors), applied by name and weight;
-- a tiny autoencoder folder (``AutoencoderTiny``: TAESD, TAESDXL, TAESD3, TAEF1) for previews.
+- a tiny autoencoder folder (``AutoencoderTiny``: TAESD, TAESDXL, TAESD3, TAEF1) for previews;
+- a super-resolution file of the RRDBNet family (ESRGAN, Real-ESRGAN x2/x4) for upscaling.
 
 Subfolders that are none of these (``loras/``, ``checkpoints/``) are scanned one level down.
 Anything unsafe or unloadable is listed in ``Catalog.rejected`` with the reason.
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from pixelforge.engines.local.rrdb_shapes import config_from_shapes, is_rrdbnet, normalize_keys
 from pixelforge.engines.local.safety import (
     PICKLE_SUFFIXES,
     SafetensorsFile,
@@ -29,7 +31,7 @@ from pixelforge.engines.local.safety import (
     read_safetensors,
 )
 
-Kind = Literal["pipeline", "lora", "tiny_vae"]
+Kind = Literal["pipeline", "lora", "tiny_vae", "upscaler"]
 Layout = Literal["folder", "file"]
 
 #: diffusers pipeline class -> family. Unlisted classes still load (family "other").
@@ -106,6 +108,10 @@ class Catalog:
     @property
     def tiny_vaes(self) -> list[ModelEntry]:
         return self.of_kind("tiny_vae")
+
+    @property
+    def upscalers(self) -> list[ModelEntry]:
+        return self.of_kind("upscaler")
 
     def get(self, name: str) -> ModelEntry | None:
         return self._by_name.get(name)
@@ -310,6 +316,14 @@ def scan_file(path: Path) -> ModelEntry:
         return ModelEntry(
             name=name, kind="lora", layout="file", path=path, family=_lora_family(keys),
             parameters=st.parameters, size_bytes=size,
+        )  # fmt: skip
+    if is_rrdbnet(keys):
+        names = normalize_keys(keys)
+        config = config_from_shapes({names[k]: list(t.shape) for k, t in st.tensors.items()
+                                     if k in names})  # fmt: skip
+        return ModelEntry(
+            name=name, kind="upscaler", layout="file", path=path, family="rrdbnet",
+            variant=f"x{config.scale}", parameters=st.parameters, size_bytes=size,
         )  # fmt: skip
     family, variant = checkpoint_family(st)
     return ModelEntry(
