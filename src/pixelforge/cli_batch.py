@@ -36,7 +36,7 @@ def batch_run(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from pixelforge.api.batch_bodies import check_lines, line_request
-    from pixelforge.cli import UsageError, build_app, err, out
+    from pixelforge.cli_support import UsageError, build_app, err, out
     from pixelforge.domain import GenerationRequest
     from pixelforge.errors import EngineError
     from pixelforge.services.batch_lines import RawLine, read_lines

@@ -32,7 +32,7 @@ _OPTION_OF = {"format": "--format", "quality": "--quality", "background": "--bac
 
 
 def _usage(exc: InvalidRequestError) -> Exception:
-    from pixelforge.cli import UsageError
+    from pixelforge.cli_support import UsageError
 
     root = (exc.param or "").split(".")[-1].split("[")[0]
     option = _OPTION_OF.get(root, f"--{root}" if root else "FILE")
@@ -57,7 +57,7 @@ def sidecar_writer(flag: bool = False) -> Callable[[EncodedImage, str], bytes] |
 
 
 def _read(path: Path) -> bytes:
-    from pixelforge.cli import UsageError
+    from pixelforge.cli_support import UsageError
 
     try:
         return path.read_bytes()
@@ -87,7 +87,7 @@ def inspect_command(
     ComfyUI's, InvokeAI's or NovelAI's, and a request that runs it again."""
     from rich.table import Table
 
-    from pixelforge.cli import build_app, out
+    from pixelforge.cli_support import build_app, out
     from pixelforge.errors import InvalidRequestError
     from pixelforge.services.metadata import inspect
 
@@ -131,7 +131,7 @@ def export_command(
     """Re-encode an image (sRGB, alpha or background, metadata kept, re-signed when it has
     content credentials) and print the path written."""
     from pixelforge.bootstrap import output_chain
-    from pixelforge.cli import out
+    from pixelforge.cli_support import out
     from pixelforge.config import Settings
     from pixelforge.errors import InvalidRequestError
     from pixelforge.postprocess import provenance
@@ -196,7 +196,7 @@ def gallery_export(
 ) -> None:
     """Zip the local gallery: images, their JSON sidecars and manifest.json."""
     from pixelforge.bootstrap import open_store, output_chain
-    from pixelforge.cli import UsageError, err, out
+    from pixelforge.cli_support import UsageError, err, out
     from pixelforge.config import Settings
     from pixelforge.errors import InvalidRequestError, NotFoundError
     from pixelforge.services.assets import AssetService

@@ -37,7 +37,7 @@ _OPTION_OF = {
 
 def _usage(message: str, param: str | None, options: dict[str, str]) -> Exception:
     """A one-line usage error naming the option instead of the API field."""
-    from pixelforge.cli import UsageError
+    from pixelforge.cli_support import UsageError
 
     root = (param or "").split(".")[0].split("[")[0]
     option = options.get(root, f"--{root}" if root else "error")
@@ -67,7 +67,7 @@ def _library() -> Iterator[ReferenceService]:
 def _owner(email: str | None) -> Principal:
     """The local user, or the account ``email`` names."""
     from pixelforge.bootstrap import open_store
-    from pixelforge.cli import UsageError
+    from pixelforge.cli_support import UsageError
     from pixelforge.errors import NotFoundError
     from pixelforge.services.accounts import LOCAL, Principal
 
@@ -84,7 +84,7 @@ def _owner(email: str | None) -> Principal:
 
 
 def _read(path: Path, option: str) -> bytes:
-    from pixelforge.cli import UsageError
+    from pixelforge.cli_support import UsageError
 
     try:
         return path.read_bytes()
@@ -93,7 +93,7 @@ def _read(path: Path, option: str) -> bytes:
 
 
 def _fonts(pairs: list[str]) -> dict[str, str]:
-    from pixelforge.cli import UsageError
+    from pixelforge.cli_support import UsageError
 
     fonts = {}
     for pair in pairs:
@@ -132,7 +132,7 @@ def refs_create(
     ] = None,
 ) -> None:
     """Save a reference set and print its id."""
-    from pixelforge.cli import out
+    from pixelforge.cli_support import out
     from pixelforge.domain.request import ReferenceRole, parse_enum
     from pixelforge.errors import InvalidRequestError
     from pixelforge.services.images import load_image
@@ -169,7 +169,7 @@ def refs_list(
     """List reference sets: id, name, kind, images, brand kit fields, created."""
     from rich.table import Table
 
-    from pixelforge.cli import err, out
+    from pixelforge.cli_support import err, out
     from pixelforge.errors import InvalidRequestError
 
     owner = _owner(user)
@@ -202,7 +202,7 @@ def refs_show(
     """Show a reference set: its fields and images."""
     from rich.table import Table
 
-    from pixelforge.cli import UsageError, out
+    from pixelforge.cli_support import UsageError, out
     from pixelforge.errors import NotFoundError
 
     try:
@@ -240,7 +240,7 @@ def refs_delete(
     set_ref: Annotated[str, typer.Argument(metavar="SET", help="The set's id or name.")],
 ) -> None:
     """Delete a reference set (images made with it are kept)."""
-    from pixelforge.cli import UsageError, out
+    from pixelforge.cli_support import UsageError, out
     from pixelforge.errors import NotFoundError
 
     try:
@@ -254,7 +254,7 @@ def refs_delete(
 
 def parse_ref_set(spec: str) -> tuple[str, str | None, int | None]:
     """``SET[:ROLE][:N]`` -> (id or name, role, take)."""
-    from pixelforge.cli import UsageError
+    from pixelforge.cli_support import UsageError
 
     head, *rest = spec.split(":")
     role: str | None = None
@@ -275,7 +275,7 @@ def ref_sets(
     specs: list[str], model: str, used: int, registry: ModelRegistry
 ) -> tuple[tuple[Reference, ...], Brand | None]:
     """The references and brand kit ``generate --ref-set`` adds (sets by id or name)."""
-    from pixelforge.cli import UsageError, _as_cli
+    from pixelforge.cli_support import UsageError, _as_cli
     from pixelforge.domain.request import ReferenceRole, parse_enum
     from pixelforge.errors import InvalidRequestError, NotFoundError
     from pixelforge.services.accounts import LOCAL

@@ -26,7 +26,7 @@ _OPTION_OF = {
 
 def _fonts(specs: list[str]) -> dict[str, str]:
     """``ROLE=FAMILY`` pairs (``--font headline=serif``)."""
-    from pixelforge.cli import UsageError
+    from pixelforge.cli_support import UsageError
 
     out: dict[str, str] = {}
     for spec in specs:
@@ -40,8 +40,8 @@ def _fonts(specs: list[str]) -> dict[str, str]:
 
 def _brand_kit(name: str) -> Brand:
     """``--brand``: a brand kit of the local reference library, by id or name."""
-    from pixelforge.cli import UsageError
     from pixelforge.cli_refs import _library
+    from pixelforge.cli_support import UsageError
     from pixelforge.errors import InvalidRequestError, NotFoundError
     from pixelforge.services.text_overlay import brand_kit
 
@@ -57,7 +57,7 @@ def _brand_kit(name: str) -> Brand:
 
 def overlay_from_fields(fields: dict[str, Any]) -> TextOverlay:
     """The checked overlay of the ``text`` options; errors name the option."""
-    from pixelforge.cli import UsageError
+    from pixelforge.cli_support import UsageError
     from pixelforge.domain import TextOverlay
     from pixelforge.errors import InvalidRequestError
 
@@ -75,7 +75,7 @@ def overlay_from_fields(fields: dict[str, Any]) -> TextOverlay:
 def overlay_option(value: str) -> TextOverlay:
     """``generate --overlay``: a JSON object inline (``{"headline": "SALE"}``) or the path of
     a JSON file holding one; errors name the overlay's field."""
-    from pixelforge.cli import UsageError
+    from pixelforge.cli_support import UsageError
     from pixelforge.domain import TextOverlay
     from pixelforge.errors import InvalidRequestError
 
@@ -136,7 +136,15 @@ def text(
 ) -> None:
     """Draw exact text on IMAGE (any script; placed where the image is calm, always
     readable) and print the path of the new file (same size and format)."""
-    from pixelforge.cli import UsageError, _as_cli, _file_format, _read_file, build_app, err, out
+    from pixelforge.cli_support import (
+        UsageError,
+        _as_cli,
+        _file_format,
+        _read_file,
+        build_app,
+        err,
+        out,
+    )
     from pixelforge.domain import GenerationRequest, Mode, Reference
     from pixelforge.engines.text_overlay import MODEL_ID
     from pixelforge.errors import InvalidRequestError

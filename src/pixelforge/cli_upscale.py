@@ -32,7 +32,7 @@ SAME_DESIGN_LEVELS = 4.0
 
 
 def _usage(exc: Exception) -> Exception:
-    from pixelforge.cli import UsageError
+    from pixelforge.cli_support import UsageError
     from pixelforge.errors import InvalidRequestError
 
     assert isinstance(exc, InvalidRequestError)
@@ -118,7 +118,7 @@ def upscale(
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from pixelforge.cli import _file_format, _integer, _read_file, build_app, err, out
+    from pixelforge.cli_support import _file_format, _integer, _read_file, build_app, err, out
     from pixelforge.domain import GenerationRequest, Mode, Reference, Tier
     from pixelforge.engines.base import ProgressEvent
     from pixelforge.engines.upscale import UpscaleOptions
