@@ -9,10 +9,11 @@ PORT    ?= 8000
 TORCH_VERSION ?= 2.13.0
 
 # Debian packages: fonts for every script the compose engine renders, tesseract with the
-# language packs the OCR tests read back, and PostgreSQL (the tests start a throwaway cluster).
+# language packs the OCR tests read back, PostgreSQL (the tests start a throwaway cluster) and
+# chromium (the studio's end-to-end tests drive it with Playwright; never a downloaded browser).
 DEB_PACKAGES := fonts-noto-core fonts-noto-cjk tesseract-ocr tesseract-ocr-eng \
 	tesseract-ocr-kor tesseract-ocr-jpn tesseract-ocr-chi-sim tesseract-ocr-ara \
-	tesseract-ocr-heb tesseract-ocr-hin postgresql
+	tesseract-ocr-heb tesseract-ocr-hin postgresql chromium
 
 .PHONY: run test lint typecheck unit bench system-deps install install-dev clean
 
@@ -33,6 +34,7 @@ bench: install-dev
 	$(PY) bench/upscale_bench.py
 	$(PY) bench/provenance_bench.py
 	$(PY) bench/overlay_ocr_bench.py
+	$(PY) bench/studio_bench.py
 
 system-deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \

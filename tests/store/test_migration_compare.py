@@ -3,14 +3,13 @@ database in place, keeps its rows, enforces the vote rules, and downgrades clean
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
 import pytest
-from alembic import command
 from alembic.config import Config
+from migration_steps import alembic, database_at
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
@@ -27,30 +26,13 @@ def _config() -> Config:
     return cfg
 
 
-def _run(db: Database, action: str, revision: str) -> None:
-    cfg = _config()
-    with db.write_engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        getattr(command, action)(cfg, revision)
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def old_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """A database at revision 0003 holding one job."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        url = request.getfixturevalue("postgres_server").create_database(
-            f"compare_{uuid.uuid4().hex[:12]}"
-        )
-    db = Database(url)
-    try:
-        _run(db, "upgrade", "0003")
+    with database_at(request, tmp_path, "0003") as db:
         with db.write() as s:
             JobQueue(db, lease_seconds=30).add(s, "compose", {}, max_attempts=3, job_id="job_old")
         yield db
-    finally:
-        db.dispose()
 
 
 def _tables(db: Database) -> set[str]:
@@ -116,7 +98,7 @@ def test_upgraded_tables_refuse_two_votes_on_one_pair(old_db: Database) -> None:
 def test_downgrade_to_0003_drops_the_compare_tables_and_keeps_jobs(old_db: Database) -> None:
     old_db.migrate()
 
-    _run(old_db, "downgrade", "0003")
+    alembic(old_db, "downgrade", "0003")
 
     assert not _tables(old_db) & NEW_TABLES
     with old_db.read() as s:

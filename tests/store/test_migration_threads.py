@@ -3,14 +3,11 @@ database in place, keeps its rows, enforces the tree's rules, and downgrades cle
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
+from migration_steps import alembic, database_at
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
@@ -21,31 +18,13 @@ from pixelforge.store.models import Job, Thread, ThreadNode
 NEW_TABLES = {"threads", "thread_nodes"}
 
 
-def _run(db: Database, action: str, revision: str) -> None:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(resources.files("pixelforge.store") / "migrations"))
-    with db.write_engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        getattr(command, action)(cfg, revision)
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def old_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """A database at revision 0004 holding one job."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        url = request.getfixturevalue("postgres_server").create_database(
-            f"threads_{uuid.uuid4().hex[:12]}"
-        )
-    db = Database(url)
-    try:
-        _run(db, "upgrade", "0004")
+    with database_at(request, tmp_path, "0004") as db:
         with db.write() as s:
             JobQueue(db, lease_seconds=30).add(s, "compose", {}, max_attempts=3, job_id="job_old")
         yield db
-    finally:
-        db.dispose()
 
 
 def _tables(db: Database) -> set[str]:
@@ -69,7 +48,7 @@ def _thread(db: Database) -> None:
 def test_upgrade_from_0004_adds_the_thread_tables_and_keeps_jobs(old_db: Database) -> None:
     assert not _tables(old_db) & NEW_TABLES
 
-    _run(old_db, "upgrade", "0005")
+    alembic(old_db, "upgrade", "0005")
 
     assert _tables(old_db) >= NEW_TABLES
     with old_db.read() as s:
@@ -77,7 +56,7 @@ def test_upgrade_from_0004_adds_the_thread_tables_and_keeps_jobs(old_db: Databas
 
 
 def test_upgraded_tables_store_a_tree(old_db: Database) -> None:
-    _run(old_db, "upgrade", "0005")
+    alembic(old_db, "upgrade", "0005")
     _thread(old_db)
     with old_db.write() as s:
         s.add(_node("node_a", 1, "node_root"))
@@ -91,7 +70,7 @@ def test_upgraded_tables_store_a_tree(old_db: Database) -> None:
 
 
 def test_upgraded_tables_refuse_a_node_without_job_or_asset(old_db: Database) -> None:
-    _run(old_db, "upgrade", "0005")
+    alembic(old_db, "upgrade", "0005")
     _thread(old_db)
 
     with pytest.raises(IntegrityError), old_db.write() as s:
@@ -99,7 +78,7 @@ def test_upgraded_tables_refuse_a_node_without_job_or_asset(old_db: Database) ->
 
 
 def test_upgraded_tables_refuse_two_nodes_at_one_position(old_db: Database) -> None:
-    _run(old_db, "upgrade", "0005")
+    alembic(old_db, "upgrade", "0005")
     _thread(old_db)
 
     with pytest.raises(IntegrityError), old_db.write() as s:
@@ -107,7 +86,7 @@ def test_upgraded_tables_refuse_two_nodes_at_one_position(old_db: Database) -> N
 
 
 def test_upgraded_tables_refuse_a_parent_that_does_not_exist(old_db: Database) -> None:
-    _run(old_db, "upgrade", "0005")
+    alembic(old_db, "upgrade", "0005")
     _thread(old_db)
 
     with pytest.raises(IntegrityError), old_db.write() as s:
@@ -115,10 +94,10 @@ def test_upgraded_tables_refuse_a_parent_that_does_not_exist(old_db: Database) -
 
 
 def test_downgrade_to_0004_drops_the_thread_tables_and_keeps_jobs(old_db: Database) -> None:
-    _run(old_db, "upgrade", "0005")
+    alembic(old_db, "upgrade", "0005")
     _thread(old_db)
 
-    _run(old_db, "downgrade", "0004")
+    alembic(old_db, "downgrade", "0004")
 
     assert not _tables(old_db) & NEW_TABLES
     with old_db.read() as s:

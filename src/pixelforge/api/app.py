@@ -9,7 +9,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from pixelforge import __version__
-from pixelforge.api import errors
+from pixelforge.api import errors, studio
 from pixelforge.api.container import Container
 from pixelforge.api.metrics import Metrics
 from pixelforge.api.middleware import RequestContext
@@ -18,6 +18,7 @@ from pixelforge.api.routes import batches as batch_routes
 from pixelforge.api.routes import files as file_routes
 from pixelforge.api.routes import metadata as metadata_routes
 from pixelforge.api.routes import prompts as prompt_routes
+from pixelforge.api.routes import quote as quote_routes
 from pixelforge.api.routes import references as reference_routes
 from pixelforge.api.routes import text_overlay as text_overlay_routes
 from pixelforge.api.routes import threads as thread_routes
@@ -78,5 +79,7 @@ def create_app(
     app.include_router(batch_routes.router)
     app.include_router(verify_routes.router)
     app.include_router(metadata_routes.router)
+    app.include_router(quote_routes.router)
+    studio.install(app)
     app.add_middleware(RequestContext, metrics=metrics, max_body=settings.max_request_bytes)
     return app

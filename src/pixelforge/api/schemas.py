@@ -125,6 +125,9 @@ class JobCreate(RequestFields):
     continue_from: str | None = Field(default=None, max_length=64)
     """An asset of yours to continue (mode ``edit``): with the model that made it, the
     conversation goes on (multi-turn editing); otherwise its image is the one edited."""
+    workspace: Literal["draft", "explore"] | None = None
+    """The studio workspace the job's assets belong to (``GET /api/assets?workspace=``);
+    None: the workspace of the asset it continues (``continue_from``), if any."""
 
 
 def engine_options(

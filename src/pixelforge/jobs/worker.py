@@ -8,7 +8,7 @@ A successful job is charged what its reported usage costs (``services.pricing``;
 at the batch discount), at most its reservation; each asset records its part of that charge
 as ``cost``, the job as ``result.cost``. An image whose engine returned conversation state (``info["turn"]``) keeps it
 on its asset (``params.turn``), and a job that continues an asset makes it the new assets'
-``parent_id``.
+``parent_id``. A job's stored ``workspace`` (see ``JobService.submit``) tags its assets.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pixelforge.engines.resilience import CircuitBreaker, ResilientRunner
 from pixelforge.errors import CancelledError, PixelforgeError
 from pixelforge.postprocess.chain import BARE, OutputChain
 from pixelforge.postprocess.overlay import TextOverlayer
+from pixelforge.services.assets import WORKSPACE_KEY
 from pixelforge.services.codec import decode_request
 from pixelforge.services.generate import TURN_KEY, encode_result
 from pixelforge.services.previews import PreviewBoard
@@ -153,6 +154,7 @@ class JobRunner:
             costs = self.prices.usage_cost(used, infos, bool(claimed.request.get(BATCH_KEY)))
             charge = charge_for(self.queue.reservation(claimed.id), costs, len(encoded))
             parent = claimed.request.get("continue_from")
+            workspace = claimed.request.get(WORKSPACE_KEY)
             assets = []
             for i, (img, info, share) in enumerate(zip(encoded, infos, charge.shares, strict=True)):
                 key = self.blobs.put(img.data, img.extension)
@@ -169,6 +171,7 @@ class JobRunner:
                     params=params, parent_id=parent if isinstance(parent, str) else None,
                     timings={"run_s": round(run_seconds, 4)}, cost=str(from_micro(share)),
                     created_at=self.queue.clock(), deleted=False, watermark_id=img.watermark_id,
+                    workspace=workspace if isinstance(workspace, str) else None,
                 ))  # fmt: skip
             total = time.perf_counter() - started
             outcome_body: dict[str, Any] = {"assets": [a.id for a in assets],

@@ -10,13 +10,27 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from pixelforge.domain import OutputFormat
-from pixelforge.errors import NotFoundError
+from pixelforge.errors import InvalidRequestError, NotFoundError, allowed
 from pixelforge.postprocess.encode import encode
 from pixelforge.services.accounts import LOCAL, Principal
 from pixelforge.services.generate import TURN_KEY
 from pixelforge.store.blobs import BlobStore
 from pixelforge.store.db import Database
 from pixelforge.store.models import Asset
+
+#: The studio's workspaces: an asset belongs to one of them, or to none (None).
+WORKSPACES = ("draft", "explore")
+#: The key in a job's stored request that names the workspace its assets get.
+WORKSPACE_KEY = "workspace"
+
+
+def check_workspace(workspace: str | None, param: str = "workspace") -> None:
+    """Refuse anything but None or one of :data:`WORKSPACES`, naming ``param``."""
+    if workspace is not None and workspace not in WORKSPACES:
+        raise InvalidRequestError(
+            f"{param}: {workspace!r} is not allowed; allowed: {allowed(WORKSPACES)}",
+            param=param,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +48,13 @@ class AssetService:
     def search(
         self, *, owner: str | None = None, model: str | None = None, text: str | None = None, since: float | None = None,
         until: float | None = None, offset: int = 0, limit: int = 50,
+        workspace: str | None = None,
     ) -> AssetPage:  # fmt: skip
+        """Live assets, newest first; ``workspace`` keeps those of that workspace."""
+        check_workspace(workspace)
         query = select(Asset).where(Asset.deleted.is_(False))
+        if workspace is not None:
+            query = query.where(Asset.workspace == workspace)
         if owner is not None:
             query = query.where(Asset.user_id == owner)
         if model:
@@ -108,5 +127,5 @@ class AssetService:
             "format": asset.format, "width": asset.width, "height": asset.height,
             "bytes": asset.bytes, "created": int(asset.created_at), "parent_id": asset.parent_id,
             "timings": asset.timings, "cost": asset.cost, "params": asset.params,
-            "url": f"{base_url}/api/assets/{asset.id}/file",
+            "workspace": asset.workspace, "url": f"{base_url}/api/assets/{asset.id}/file",
         }  # fmt: skip

@@ -96,8 +96,10 @@ class CompareService:
     def create(
         self, prompt: str, category: Category, entries: Sequence[EntrySpec],
         principal: Principal = LOCAL, idem: Idempotency | None = None,
+        workspace: str | None = None,
     ) -> tuple[Compare, bool]:  # fmt: skip
-        """Submit one job per entry and record the compare; (compare, replayed)."""
+        """Submit one job per entry and record the compare; (compare, replayed). ``workspace``
+        tags every entry's assets (see ``JobService.submit``)."""
         check_entries(entries)
         compare = Compare(id=new_id("cmp"), user_id=principal.user_id, prompt=prompt,
                           category=category.value, created_at=self.clock())  # fmt: skip
@@ -113,7 +115,8 @@ class CompareService:
                 ))  # fmt: skip
 
         requests = [entry.request for entry in entries]
-        submitted = self.jobs.submit_group(requests, record, idem, principal=principal)
+        submitted = self.jobs.submit_group(requests, record, idem, principal=principal,
+                                           workspace=workspace)  # fmt: skip
         if isinstance(submitted, Submitted):
             return self._of_job(submitted.job.id), True
         return compare, False

@@ -25,12 +25,13 @@ from pixelforge.errors import (
     WaitTimeoutError,
 )
 from pixelforge.services.accounts import LOCAL, Principal
+from pixelforge.services.assets import WORKSPACE_KEY, check_workspace
 from pixelforge.services.codec import encode_request
 from pixelforge.services.pricing import BATCH_KEY, PriceTable, from_micro
 from pixelforge.store import ledger
 from pixelforge.store.blobs import BlobStore
 from pixelforge.store.jobs import QUEUED, TERMINAL, JobQueue, new_id
-from pixelforge.store.models import ApiKey, IdempotencyRecord, Job, User
+from pixelforge.store.models import ApiKey, Asset, IdempotencyRecord, Job, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,7 @@ class JobService:
         self, request: GenerationRequest, idem: Idempotency | None = None, priority: int = 0,
         *, wait_for_result: bool = False, principal: Principal = LOCAL, batch: bool = False,
         continue_from: str | None = None, attach: Callable[[Session, Job], None] | None = None,
+        workspace: str | None = None,
     ) -> Submitted:  # fmt: skip
         """Validate, then create the job (and the idempotency record) in one transaction.
 
@@ -90,15 +92,20 @@ class JobService:
         Signed-in callers pay: the price is reserved in the same transaction (402 if the
         balance, a quota or the key's budget cannot cover it). ``continue_from`` names the
         asset the request continues (see ``services.threads``): its assets get it as parent.
+        ``workspace`` (``draft`` or ``explore``) tags the job's assets; None: the continued
+        asset's workspace, if any (variations, upscales, text edits and turns inherit it).
         ``attach(session, job)`` runs in the same transaction once the job exists (to store
         what refers to it, e.g. an edit thread's node); a replay does not call it.
         ``batch`` reserves the batch price (``batch_discount``) and marks the job so that a
         charge from reported usage gets the same discount.
         """
         self.check(request)
+        check_workspace(workspace)
         payload = encode_request(request, self.blobs)
         if continue_from is not None:
             payload["continue_from"] = continue_from
+        if workspace is not None:
+            payload[WORKSPACE_KEY] = workspace
         if batch:
             payload[BATCH_KEY] = True
         price = self.prices.price(request, batch) if principal.user_id is not None else 0
@@ -107,6 +114,10 @@ class JobService:
             if idem is not None and record is not None:
                 return self._replay(s.get(Job, record.job_id), record, idem, wait_for_result)
             job_id = new_id("job")
+            if workspace is None and continue_from is not None:
+                source = s.get(Asset, continue_from)
+                if source is not None and source.workspace is not None:
+                    payload[WORKSPACE_KEY] = source.workspace
             if principal.user_id is not None:
                 self._reserve(s, principal, job_id, price, request.model)
             job = self.queue.add(
@@ -127,7 +138,7 @@ class JobService:
     def submit_group(
         self, requests: Sequence[GenerationRequest], record: Callable[[Session, list[Job]], None],
         idem: Idempotency | None = None, *, principal: Principal = LOCAL, priority: int = 0,
-        batch: bool = False,
+        batch: bool = False, workspace: str | None = None,
     ) -> Submitted | list[Job]:  # fmt: skip
         """Submit every request as its own job, all in one transaction, or none of them.
 
@@ -135,11 +146,16 @@ class JobService:
         queued like :meth:`submit`'s; ``record(session, jobs)`` runs in the same transaction
         (to store what groups them). A repeated ``Idempotency-Key`` returns the original
         group's first job as a replay (422 when the body differs); no jobs are made.
-        ``batch`` prices every job at the batch discount (see :meth:`submit`).
+        ``batch`` prices every job at the batch discount; ``workspace`` tags every job's
+        assets (see :meth:`submit`).
         """
         for request in requests:
             self.check(request)
+        check_workspace(workspace)
         payloads = [encode_request(request, self.blobs) for request in requests]
+        if workspace is not None:
+            for payload in payloads:
+                payload[WORKSPACE_KEY] = workspace
         if batch:
             for payload in payloads:
                 payload[BATCH_KEY] = True

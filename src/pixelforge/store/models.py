@@ -157,6 +157,9 @@ class Asset(Base):
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     watermark_id: Mapped[int | None] = mapped_column(BigInteger, default=None, index=True)
     """The id the invisible watermark in the file carries (migration 0008); None: unmarked."""
+    workspace: Mapped[str | None] = mapped_column(String(16), default=None, index=True)
+    """The studio workspace the asset belongs to (``draft`` or ``explore``, migration 0009);
+    None: none given."""
 
 
 class IdempotencyRecord(Base):

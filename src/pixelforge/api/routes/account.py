@@ -71,13 +71,17 @@ def logout(request: Request, c: ContainerDep, _: CurrentUser) -> Response:
 
 
 @router.get("/auth/me", summary="The signed-in user and their balance")
-def me(c: ContainerDep, principal: CurrentUser) -> dict[str, Any]:
+def me(c: ContainerDep, principal: CurrentUser, response: Response) -> dict[str, Any]:
+    """``csrf_token``: the session's token for a browser session (a reloaded page recovers it;
+    only our own pages can read it: no CORS), else None."""
     balance = c.credits.balance(principal.user_id) if principal.user_id else None
+    response.headers["Cache-Control"] = "no-store"  # it carries the session's CSRF token
     return {
         "id": principal.user_id, "email": principal.email, "role": principal.role,
         "via": principal.via, "api_key_id": principal.api_key_id,
         "balance": str(from_micro(balance)) if balance is not None else None,
         "accounts": c.auth_required(),
+        "csrf_token": principal.csrf_token if principal.via == "session" else None,
     }  # fmt: skip
 
 

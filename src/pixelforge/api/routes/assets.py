@@ -24,11 +24,15 @@ def list_assets(
     until: Annotated[float | None, Query(description="Created before (epoch s)")] = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    workspace: Annotated[
+        Literal["draft", "explore"] | None, Query(description="Only this studio workspace's")
+    ] = None,
 ) -> dict[str, Any]:
     owner = None if principal.is_admin else principal.user_id
     page = c.assets.search(
-        owner=owner, model=model, text=q, since=since, until=until, offset=offset, limit=limit
-    )
+        owner=owner, model=model, text=q, since=since, until=until, offset=offset, limit=limit,
+        workspace=workspace,
+    )  # fmt: skip
     base = str(request.base_url).rstrip("/")
     return {
         "object": "list", "data": [c.assets.view(a, base) for a in page.items],

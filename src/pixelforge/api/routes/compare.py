@@ -46,6 +46,8 @@ class CompareCreate(RequestFields):
 
     category: CategoryName = "other"
     entries: list[CompareEntryIn] = Field(min_length=2, max_length=MAX_ENTRIES)
+    workspace: Literal["draft", "explore"] | None = None
+    """The studio workspace every entry's assets belong to (as for ``POST /api/jobs``)."""
 
 
 class VoteCreate(_Strict):
@@ -90,7 +92,7 @@ def create_compare(
         idem = Idempotency(f"{principal.scope} POST /api/compare", idem_key,
                            fingerprint(body.model_dump(mode="json")))  # fmt: skip
     compare, replayed = c.compares.create(body.prompt, Category(body.category), entries,
-                                          principal, idem)  # fmt: skip
+                                          principal, idem, workspace=body.workspace)  # fmt: skip
     headers = {"Location": f"/api/compare/{compare.id}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"

@@ -15,7 +15,13 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from pixelforge.api.auth import CurrentUser
 from pixelforge.api.deps import ContainerDep
-from pixelforge.api.schemas import JobCreate, engine_options, shape, text_overlay_of
+from pixelforge.api.schemas import (
+    JobCreate,
+    RequestFields,
+    engine_options,
+    shape,
+    text_overlay_of,
+)
 from pixelforge.domain import Brand, GenerationRequest, Reference, Tier
 from pixelforge.domain.request import (
     Background,
@@ -65,11 +71,23 @@ def _reference(c: ContainerDep, i: int, ref: Any, principal: Principal) -> Refer
                                 max_pixels=c.settings.max_image_pixels), role)  # fmt: skip
 
 
-def to_request(c: ContainerDep, body: JobCreate, principal: Principal) -> GenerationRequest:
+def references_of(
+    c: ContainerDep, body: RequestFields, principal: Principal
+) -> tuple[Reference, ...]:
+    """The request's own reference images, loaded and checked (errors name ``references[i]``)."""
+    return tuple(_reference(c, i, r, principal) for i, r in enumerate(body.references))
+
+
+def to_request(
+    c: ContainerDep, body: JobCreate, principal: Principal,
+    loaded: tuple[Reference, ...] | None = None,
+) -> GenerationRequest:  # fmt: skip
+    """The checked request of ``body``; ``loaded``: its references, already loaded by
+    :func:`references_of` (a quote builds one request per model from the same images)."""
     c.registry.resolve(body.model)
     extra = shape(body.size or "auto", body.aspect_ratio, body.resolution)
     extra.setdefault("tier", Tier.parse(body.resolution))
-    refs = tuple(_reference(c, i, r, principal) for i, r in enumerate(body.references))
+    refs = references_of(c, body, principal) if loaded is None else loaded
     options = engine_options(c.registry, body.model, body.options)
     if body.continue_from is not None:
         if body.mode != "edit":
@@ -118,8 +136,8 @@ def create_job(
     if idem_key is not None:
         idem = Idempotency(f"{principal.scope} POST /api/jobs", idem_key,
                            fingerprint(body.model_dump(mode="json")))  # fmt: skip
-    submitted = c.jobs.submit(request, idem, principal=principal,
-                              continue_from=body.continue_from)  # fmt: skip
+    submitted = c.jobs.submit(request, idem, principal=principal, continue_from=body.continue_from,
+                              workspace=body.workspace)  # fmt: skip
     headers = {"Location": f"/api/jobs/{submitted.job.id}"}
     if submitted.replayed:
         headers["Idempotent-Replayed"] = "true"
