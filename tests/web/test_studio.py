@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from typing import Any
 
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import select
 from studio_support import ADMIN_EMAIL, ADMIN_PASSWORD, PHONE, Studio, new_page, shot
 
 from pixelforge.domain import GenerationRequest
 from pixelforge.services.accounts import LOCAL
+from pixelforge.store.models import Job
 from server_support import StartServer
 
 
@@ -42,12 +45,12 @@ def _result(page: Page, job_id: str) -> Any:
     return tile
 
 
-def _job_of(studio: Studio, model: str) -> Any:
-    jobs = studio.live.container.queue
-    with jobs.db.read() as s:
-        from pixelforge.store.models import Job
-
-        return s.query(Job).filter(Job.model == model).order_by(Job.created_at.desc()).first()
+def _latest_job(studio: Studio, model: str) -> Job:
+    with studio.live.container.queue.db.read() as s:
+        job = s.scalars(
+            select(Job).where(Job.model == model).order_by(Job.created_at.desc()).limit(1)
+        ).one()
+    return job
 
 
 def test_sign_in_shows_errors_then_the_header_with_credits(open_page: Any) -> None:
@@ -89,7 +92,7 @@ def test_generate_shows_queue_position_progress_preview_then_images(
     # Running: the worker's stage message, a progress bar and the engine's step preview.
     expect(running).to_contain_text("started · 0%")
     expect(running.get_by_role("progressbar")).to_be_visible()
-    expect(running.locator("img")).to_have_attribute("src", _starts_with_data_png())
+    expect(running.locator("img")).to_have_attribute("src", re.compile(r"^data:image/"))
     page.get_by_role("button", name="Generate", exact=True).click()
     expect(page.locator(".tile.pending").first).to_contain_text("Queued · #1 in line")
     expect(page.locator(".tile.pending")).to_have_count(2)
@@ -108,12 +111,6 @@ def test_generate_shows_queue_position_progress_preview_then_images(
     shot(page, "draft")
 
 
-def _starts_with_data_png() -> Any:
-    import re
-
-    return re.compile(r"^data:image/")
-
-
 def test_cancel_stops_a_running_job(open_page: Any, studio: Studio) -> None:
     blocking = studio.blocking
     blocking.release_event.clear()
@@ -125,7 +122,7 @@ def test_cancel_stops_a_running_job(open_page: Any, studio: Studio) -> None:
     expect(tile).to_contain_text("started")
     tile.get_by_role("button", name="Cancel").click()
     expect(page.locator(".tile.failed")).to_contain_text("Cancelled")
-    assert _job_of(studio, "blocking").status == "canceled"
+    assert _latest_job(studio, "blocking").status == "canceled"
 
 
 def _first_compose_asset(page: Page, prompt: str) -> str:
@@ -239,13 +236,7 @@ def test_optimizer_shows_original_and_optimized_with_editable_slots(open_page: A
     assert old not in optimized.input_value() or old in "blue running shoe"
     shot(page, "optimizer")
     result.get_by_role("button", name="Use optimized").click()
-    expect(page.get_by_label("Prompt", exact=True)).to_have_value(optimized_value(page))
-
-
-def optimized_value(page: Page) -> Any:
-    import re
-
-    return re.compile("blue running shoe")
+    expect(page.get_by_label("Prompt", exact=True)).to_have_value(re.compile("blue running shoe"))
 
 
 def test_controls_the_model_cannot_honour_are_disabled_with_the_reason(open_page: Any) -> None:

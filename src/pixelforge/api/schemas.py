@@ -18,6 +18,7 @@ from pixelforge.domain.request import (
 )
 from pixelforge.engines.registry import ModelRegistry
 from pixelforge.errors import InvalidRequestError
+from pixelforge.services.assets import Workspace
 
 OpenAIQuality = Literal["auto", "low", "medium", "high", "standard", "hd"]
 _QUALITY = {"standard": "medium", "hd": "high"}
@@ -125,7 +126,7 @@ class JobCreate(RequestFields):
     continue_from: str | None = Field(default=None, max_length=64)
     """An asset of yours to continue (mode ``edit``): with the model that made it, the
     conversation goes on (multi-turn editing); otherwise its image is the one edited."""
-    workspace: Literal["draft", "explore"] | None = None
+    workspace: Workspace | None = None
     """The studio workspace the job's assets belong to (``GET /api/assets?workspace=``);
     None: the workspace of the asset it continues (``continue_from``), if any."""
 

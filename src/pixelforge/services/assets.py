@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 from PIL import Image
 from sqlalchemy import func, select
@@ -19,7 +19,8 @@ from pixelforge.store.db import Database
 from pixelforge.store.models import Asset
 
 #: The studio's workspaces: an asset belongs to one of them, or to none (None).
-WORKSPACES = ("draft", "explore")
+Workspace = Literal["draft", "explore"]
+WORKSPACES: tuple[str, ...] = get_args(Workspace)
 #: The key in a job's stored request that names the workspace its assets get.
 WORKSPACE_KEY = "workspace"
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pixelforge.api.auth import CurrentUser
 from pixelforge.api.deps import ContainerDep
 from pixelforge.domain.request import OutputFormat
+from pixelforge.services.assets import Workspace
 
 router = APIRouter(prefix="/api/assets", tags=["assets"])
 
@@ -25,7 +26,7 @@ def list_assets(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     workspace: Annotated[
-        Literal["draft", "explore"] | None, Query(description="Only this studio workspace's")
+        Workspace | None, Query(description="Only this studio workspace's")
     ] = None,
 ) -> dict[str, Any]:
     owner = None if principal.is_admin else principal.user_id

@@ -14,6 +14,7 @@ from pixelforge.api.routes.jobs import to_request
 from pixelforge.api.schemas import JobCreate, RequestFields
 from pixelforge.errors import InvalidRequestError
 from pixelforge.services.accounts import Principal
+from pixelforge.services.assets import Workspace
 from pixelforge.services.compare import MAX_ENTRIES, Category, EntrySpec, vote_view
 from pixelforge.services.jobs import Idempotency, fingerprint
 
@@ -46,7 +47,7 @@ class CompareCreate(RequestFields):
 
     category: CategoryName = "other"
     entries: list[CompareEntryIn] = Field(min_length=2, max_length=MAX_ENTRIES)
-    workspace: Literal["draft", "explore"] | None = None
+    workspace: Workspace | None = None
     """The studio workspace every entry's assets belong to (as for ``POST /api/jobs``)."""
 
 

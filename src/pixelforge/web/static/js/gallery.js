@@ -2,6 +2,7 @@
 // tile (queue position, progress, step previews, cancel) that turns into asset tiles.
 
 import { fileUrl, post, watchJob } from "./api.js";
+import { refreshCredits } from "./app.js";
 import { h, toast } from "./dom.js";
 import { emit } from "./state.js";
 
@@ -52,6 +53,20 @@ function statusText(view) {
     return `${view.message ? `${view.message} · ` : ""}${pct}%`;
   }
   return view.status;
+}
+
+/** POST an action that answers with a job (variations, upscale, text…), then follow it in
+ * `container`; errors become a toast. Resolves with the submitted job, or null. */
+export async function submitAndTrack(path, body, container) {
+  try {
+    const job = await post(path, body);
+    trackJob(job, container);
+    refreshCredits();
+    return job;
+  } catch (error) {
+    toast(error.message, "error");
+    return null;
+  }
 }
 
 /**

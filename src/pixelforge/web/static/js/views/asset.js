@@ -5,7 +5,7 @@
 import { api, del, fileUrl, get, post } from "../api.js";
 import { navigate, refreshCredits } from "../app.js";
 import { field, h, options, toast, usd, when } from "../dom.js";
-import { trackJob } from "../gallery.js";
+import { submitAndTrack, trackJob } from "../gallery.js";
 import { maskEditor } from "../mask.js";
 import { currentModel, emit, state } from "../state.js";
 
@@ -48,19 +48,6 @@ async function provenance(asset, out) {
   }
 }
 
-/** Submit an action's job and follow it in the detail's results grid. */
-async function run(path, body, results) {
-  try {
-    const job = await post(path, body);
-    trackJob(job, results);
-    refreshCredits();
-    return job;
-  } catch (error) {
-    toast(error.message, "error");
-    return null;
-  }
-}
-
 function downloadAction(asset) {
   const format = h("select", { "aria-label": "Download format" });
   format.append(...options(["png", "jpeg", "webp"], asset.format));
@@ -82,7 +69,7 @@ function variationsForm(asset, results) {
     event.preventDefault();
     const body = { n: Number(n.value) || 4 };
     if (strength.value) body.strength = strength.value;
-    run(`/api/assets/${asset.id}/variations`, body, results);
+    submitAndTrack(`/api/assets/${asset.id}/variations`, body, results);
   });
   return form;
 }
@@ -129,7 +116,7 @@ function upscaleForm(asset, results) {
   const form = h("form", { class: "row" }, field("Factor", factor), go);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    run(`/api/assets/${asset.id}/upscale`, { factor: Number(factor.value) }, results);
+    submitAndTrack(`/api/assets/${asset.id}/upscale`, { factor: Number(factor.value) }, results);
   });
   return form;
 }
@@ -148,7 +135,7 @@ function textForm(asset, results) {
     if (headline.value.trim()) body.headline = headline.value.trim();
     if (subtitle.value.trim()) body.subtitle = subtitle.value.trim();
     if (!body.headline && !body.subtitle) return toast("headline: write the text to add", "error");
-    run(`/api/assets/${asset.id}/text`, body, results);
+    submitAndTrack(`/api/assets/${asset.id}/text`, body, results);
   });
   return form;
 }

@@ -5,7 +5,7 @@
 import { fileUrl, post } from "../api.js";
 import { navigate } from "../app.js";
 import { dropTarget, field, h, options, toast, toBase64 } from "../dom.js";
-import { trackJob } from "../gallery.js";
+import { submitAndTrack } from "../gallery.js";
 import { currentModel, emit, on, state } from "../state.js";
 
 const ROLES = ["subject", "character", "product", "style", "composition", "background", "logo"];
@@ -112,13 +112,7 @@ export async function explorePanel(gallery) {
     const source = firstAsset();
     const body = { n: Number(count.value) || 4 };
     if (strength.value) body.strength = strength.value;
-    try {
-      const job = await post(`/api/assets/${encodeURIComponent(source.asset_id)}/variations`, body);
-      gallery.empty.hidden = true;
-      trackJob(job, gallery.grid);
-    } catch (error) {
-      toast(error.message, "error");
-    }
+    await submitAndTrack(`/api/assets/${encodeURIComponent(source.asset_id)}/variations`, body, gallery.grid);
   });
   thread.addEventListener("click", async () => {
     try {

@@ -7,7 +7,7 @@ import { refreshCredits } from "../app.js";
 import { controls, quotes, requestFields } from "../controls.js";
 import { h, toast, usd } from "../dom.js";
 import { assetTile, trackJob } from "../gallery.js";
-import { currentModel, on, state } from "../state.js";
+import { currentModel, on } from "../state.js";
 import { draftPanel, draftRequest } from "./draft.js";
 import { explorePanel, exploreRequest } from "./explore.js";
 
@@ -25,14 +25,13 @@ function galleryPanel() {
     grid,
     empty,
   );
+  // Tiles for jobs started while the list loads stay first. The "Nothing yet" line shows
+  // only while the grid is empty (CSS: .gallery:not(:empty) + .empty).
   get(`/api/assets${query({ limit: 24 })}`).then((page) => {
-    // Tiles for jobs started while the list loaded stay first.
     grid.append(...page.data.map((asset) => assetTile(asset)));
-    empty.hidden = grid.children.length > 0;
   });
-  const offAssets = on("assets", () => (empty.hidden = true));
   const offDeleted = on("asset-deleted", (id) => grid.querySelector(`[data-asset-id="${CSS.escape(id)}"]`)?.remove());
-  return { section, grid, empty, cleanup: () => (offAssets(), offDeleted()) };
+  return { section, grid, cleanup: offDeleted };
 }
 
 export async function render(root, { name }) {
@@ -53,13 +52,11 @@ export async function render(root, { name }) {
       status.textContent = error.message;
       return;
     }
-    if (!body) return;
     button.disabled = true;
     status.textContent = "Submitting…";
     try {
       const job = await post("/api/jobs", { ...requestFields(), ...body, workspace });
       status.textContent = `${job.model}: ${job.status}`;
-      gallery.empty.hidden = true;
       trackJob(job, gallery.grid, {
         onImage: () => {
           window.pfTimings.push(performance.now() - started);
