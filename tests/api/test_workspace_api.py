@@ -1,7 +1,8 @@
 """Studio workspaces over HTTP: a job's ``workspace`` tags its assets; ``GET /api/assets``
 filters by it; what is made from an asset (variations, upscales, text edits, continued edits,
-thread turns) inherits the source's workspace unless the request names one; compares tag
-every entry; other values are a 400 naming ``workspace``."""
+thread turns) inherits the source's workspace unless the request names one; a thread started
+from a prompt files its root (and so its turns) under its own; compares tag every entry; other
+values are a 400 naming ``workspace``."""
 
 from __future__ import annotations
 
@@ -174,3 +175,32 @@ def test_compare_in_explore_tags_every_entry_explore(http: httpx.Client) -> None
     assets = [a for job in jobs for a in job_assets(http, job)]
     assert workspaces(assets) == ["explore", "explore"]
     assert len(listed(http, workspace="explore")) == 2
+
+
+def test_thread_from_a_prompt_files_its_root_and_turns_under_its_workspace(
+    http: httpx.Client,
+) -> None:
+    body = {"prompt": PROMPT, "model": "compose", "size": "256x256", "workspace": "draft"}
+    response = http.post("/api/threads", json=body)
+    assert response.status_code == 202, response.text
+    (root,) = response.json()["nodes"]
+    assert workspaces(job_assets(http, root["job_id"])) == ["draft"]
+
+    turn = http.post(f"/api/threads/{response.json()['id']}/turns", json={"instruction": "bluer"})
+    assert turn.status_code == 202, turn.text
+    assert workspaces(job_assets(http, turn.json()["job_id"])) == ["draft"]
+
+
+def test_thread_from_a_prompt_without_workspace_stays_untagged(http: httpx.Client) -> None:
+    response = http.post("/api/threads", json={"prompt": PROMPT, "size": "256x256"})
+    assert response.status_code == 202, response.text
+    (root,) = response.json()["nodes"]
+    assert workspaces(job_assets(http, root["job_id"])) == [None]
+
+
+def test_thread_workspace_errors_name_the_field(http: httpx.Client) -> None:
+    source = made(http, workspace="explore")[0]
+    from_asset = {"asset_id": source["id"], "workspace": "draft"}  # the asset's own applies
+    assert error_of(http.post("/api/threads", json=from_asset)) == (400, "workspace")
+    bad = {"prompt": PROMPT, "workspace": "gallery"}
+    assert error_of(http.post("/api/threads", json=bad)) == (400, "workspace")

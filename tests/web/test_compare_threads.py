@@ -204,6 +204,8 @@ def test_thread_started_on_the_page_and_deleted(studio: Studio, open_page: Any) 
     thread_id = page.url.rsplit("/", 1)[1]
     expect(page.get_by_role("treeitem")).to_contain_text("succeeded")
     assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    (root,) = page.request.get(f"/api/threads/{thread_id}").json()["nodes"]
+    assert page.request.get(f"/api/assets/{root['asset_id']}").json()["workspace"] == "explore"
 
     page.get_by_role("button", name="Delete thread").click()
     page.get_by_role("button", name="Cancel").click()

@@ -92,6 +92,21 @@ def test_api_key_is_shown_once_authenticates_and_revokes(studio: Studio, open_pa
     assert _me_with(studio, raw) == 401
 
 
+def test_an_admin_sees_whose_each_key_is(studio: Studio, open_page: Any) -> None:
+    studio.live.container.accounts.create_key(studio.member_id, "ann's phone")
+    page = open_page()
+    page.goto("/#/keys")
+    expect(page.get_by_role("heading", name="All keys (you are an admin)")).to_be_visible()
+    expect(page.get_by_role("columnheader", name="Owner")).to_be_visible()
+    row = page.get_by_role("row", name=re.compile("ann's phone"))
+    expect(row.locator(".key-owner")).to_have_text(MEMBER_EMAIL)
+
+    member = open_page(email=MEMBER_EMAIL, password=MEMBER_PASSWORD)
+    member.goto("/#/keys")
+    expect(member.get_by_role("row", name=re.compile("ann's phone"))).to_be_visible()
+    expect(member.get_by_role("columnheader", name="Owner")).to_have_count(0)
+
+
 def test_key_form_shows_the_servers_error(open_page: Any) -> None:
     page = open_page(email=MEMBER_EMAIL, password=MEMBER_PASSWORD)
     page.goto("/#/keys")

@@ -109,6 +109,14 @@ class Accounts:
         with self.db.read() as s:
             return list(s.scalars(select(User).order_by(User.created_at)))
 
+    def emails(self, user_ids: set[str]) -> dict[str, str]:
+        """user id -> email, for the ids that exist (e.g. the owners of a list of API keys)."""
+        if not user_ids:
+            return {}
+        with self.db.read() as s:
+            rows = s.execute(select(User.id, User.email).where(User.id.in_(user_ids)))
+            return {user_id: email for user_id, email in rows}
+
     # -- sign-in ----------------------------------------------------------------------------
     def verify_password(self, email: str, password: str) -> User:
         """The user, if the password is right; the same error (and work) otherwise."""

@@ -32,9 +32,10 @@ class KeyCreate(BaseModel):
     """Spending cap in USD for this key, e.g. "5.00"."""
 
 
-def key_view(key: ApiKey) -> dict[str, Any]:
+def key_view(key: ApiKey, owner_email: str | None) -> dict[str, Any]:
     return {
         "id": key.id, "object": "api_key", "name": key.name, "prefix": key.prefix,
+        "owner": {"id": key.user_id, "email": owner_email},
         "last4": key.last4, "created": int(key.created_at),
         "last_used": int(key.last_used_at) if key.last_used_at else None,
         "expires": int(key.expires_at) if key.expires_at else None,
@@ -88,7 +89,9 @@ def me(c: ContainerDep, principal: CurrentUser, response: Response) -> dict[str,
 @router.get("/api/keys", summary="Your API keys (admins: everyone's)")
 def list_keys(c: ContainerDep, principal: CurrentUser) -> dict[str, Any]:
     owner = None if principal.is_admin else principal.user_id
-    return {"object": "list", "data": [key_view(k) for k in c.accounts.list_keys(owner)]}
+    keys = c.accounts.list_keys(owner)
+    emails = c.accounts.emails({k.user_id for k in keys})
+    return {"object": "list", "data": [key_view(k, emails.get(k.user_id)) for k in keys]}
 
 
 @router.post("/api/keys", status_code=201, summary="Create an API key (shown once)")
@@ -101,13 +104,14 @@ def create_key(body: KeyCreate, c: ContainerDep, principal: CurrentUser) -> dict
     budget = to_micro(body.budget) if body.budget is not None else None
     key, raw = c.accounts.create_key(principal.user_id, body.name, expires_at=expires,
                                      budget=budget)  # fmt: skip
-    return {**key_view(key), "key": raw}
+    return {**key_view(key, principal.email), "key": raw}
 
 
 @router.delete("/api/keys/{key_id}", summary="Revoke an API key (takes effect at once)")
 def revoke_key(key_id: str, c: ContainerDep, principal: CurrentUser) -> dict[str, Any]:
     owner = None if principal.is_admin else (principal.user_id or "-")
-    return key_view(c.accounts.revoke_key(key_id, owner))
+    key = c.accounts.revoke_key(key_id, owner)
+    return key_view(key, c.accounts.emails({key.user_id}).get(key.user_id))
 
 
 @router.get("/api/credits", summary="Your balance and recent ledger entries")

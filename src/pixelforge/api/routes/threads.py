@@ -16,6 +16,7 @@ from pixelforge.api.routes.jobs import _reference, to_request
 from pixelforge.api.schemas import JobCreate, ReferenceIn, engine_options
 from pixelforge.domain.request import MAX_SEED
 from pixelforge.errors import InvalidRequestError
+from pixelforge.services.assets import Workspace
 from pixelforge.services.images import load_mask
 from pixelforge.services.jobs import Idempotency, fingerprint
 
@@ -23,7 +24,8 @@ router = APIRouter(prefix="/api/threads", tags=["threads"])
 
 #: Generation fields of ``POST /api/jobs`` a thread's generated root may set.
 ROOT_FIELDS = ("prompt", "model", "options", "negative_prompt", "aspect_ratio", "resolution",
-               "size", "seed", "quality", "output_format", "background", "references")  # fmt: skip
+               "size", "seed", "quality", "output_format", "background", "references",
+               "workspace")  # fmt: skip
 
 
 class _Strict(BaseModel):
@@ -49,6 +51,9 @@ class ThreadCreate(_Strict):
     output_format: Literal["png", "jpeg", "webp"] = "png"
     background: Literal["auto", "opaque", "transparent"] = "auto"
     references: list[ReferenceIn] = Field(default_factory=list, max_length=16)
+    workspace: Workspace | None = None
+    """The studio workspace the root image (and so every turn) belongs to; a thread started
+    from ``asset_id`` follows that asset's."""
 
 
 class TurnCreate(_Strict):
@@ -108,7 +113,7 @@ def create_thread(
         generation = to_request(c, job, principal)
         idem = _idem(idem_key, "/api/threads", body.model_dump(mode="json"), principal.scope)
         thread, replayed = threads.start_from_request(generation, principal, title=body.title,
-                                                      idem=idem)  # fmt: skip
+                                                      idem=idem, workspace=body.workspace)  # fmt: skip
         status = 202
         if replayed:
             headers["Idempotent-Replayed"] = "true"

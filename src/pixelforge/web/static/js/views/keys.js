@@ -123,12 +123,14 @@ function revokeCell(key, onRevoked) {
   return cell;
 }
 
-function keyRow(key, onRevoked) {
+/** A key's row; admins see every user's keys, so their rows name the owner. */
+function keyRow(key, onRevoked, admin) {
   const status = keyStatus(key);
   return h(
     "tr",
     { dataset: { keyId: key.id } },
     h("th", { scope: "row" }, key.name),
+    admin ? h("td", { class: "key-owner" }, key.owner.email || key.owner.id) : null,
     h("td", null, h("code", null, `${key.prefix}…${key.last4}`)),
     h("td", null, when(key.created)),
     h("td", null, key.last_used ? when(key.last_used) : "never"),
@@ -140,6 +142,8 @@ function keyRow(key, onRevoked) {
 }
 
 export async function render(root) {
+  const admin = state.me && state.me.role === "admin";
+  const columns = ["Name", ...(admin ? ["Owner"] : []), "Key", "Created", "Last used", "Expires", "Budget", "Status", "Actions"];
   const created = h("div");
   const body = h("tbody");
   const table = h(
@@ -148,7 +152,7 @@ export async function render(root) {
     h(
       "table",
       { "aria-labelledby": "keys-title" },
-      h("thead", null, h("tr", null, ["Name", "Key", "Created", "Last used", "Expires", "Budget", "Status", "Actions"]
+      h("thead", null, h("tr", null, columns
         .map((t) => h("th", { scope: "col", class: t === "Budget" ? "num" : null }, t)))),
       body,
     ),
@@ -157,7 +161,7 @@ export async function render(root) {
 
   async function load() {
     const list = await get("/api/keys");
-    const rows = list.data.map((key) => keyRow(key, replace));
+    const rows = list.data.map((key) => keyRow(key, replace, admin));
     body.replaceChildren(...rows);
     empty.hidden = rows.length > 0;
     table.hidden = rows.length === 0;
@@ -165,7 +169,7 @@ export async function render(root) {
 
   function replace(key) {
     const old = body.querySelector(`tr[data-key-id="${CSS.escape(key.id)}"]`);
-    const row = keyRow(key, replace);
+    const row = keyRow(key, replace, admin);
     if (old) old.replaceWith(row);
     const cell = row.querySelector(".key-status");
     cell.tabIndex = -1; // focus lands on the new status, not on the page top
@@ -177,7 +181,6 @@ export async function render(root) {
     created.querySelector("section").focus(); // read out: "Key … created"
     load().catch((err) => toast(err.message, "error"));
   });
-  const admin = state.me && state.me.role === "admin";
   root.append(
     h("h1", null, "API keys"),
     h(

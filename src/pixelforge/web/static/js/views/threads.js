@@ -60,6 +60,7 @@ function startForm() {
       const thread = await post("/api/threads", {
         prompt: prompt.value, model: model.value,
         aspect_ratio: state.settings.aspect_ratio, resolution: state.settings.resolution,
+        workspace: "explore", // edit threads are Explore's; their images list there
       });
       spent();
       location.hash = `/threads/${encodeURIComponent(thread.id)}`;
