@@ -75,6 +75,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_until_up(proc: subprocess.Popen[bytes], probe: str, name: str, timeout: float) -> None:
+    """Poll ``probe`` until it answers 200; a server that exits or never answers is an error
+    (and is killed). Shared by the benches that start a server process."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}")
+        try:
+            if httpx.get(probe, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"{name} did not start")
+
+
 def serve(factory: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     cmd = [
@@ -84,18 +101,8 @@ def serve(factory: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], s
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{factory} server exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"{factory} server did not start")
+    wait_until_up(proc, f"{url}/healthz", f"{factory} server", 60)
+    return proc, url
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

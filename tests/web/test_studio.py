@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 from sqlalchemy import select
 from studio_support import ADMIN_EMAIL, ADMIN_PASSWORD, PHONE, Studio, new_page, shot
 
@@ -125,10 +125,15 @@ def test_cancel_stops_a_running_job(open_page: Any, studio: Studio) -> None:
     assert _latest_job(studio, "blocking").status == "canceled"
 
 
+def _first_tile(page: Page, prompt: str, model: str, route: str = "/#/draft") -> Locator:
+    """Open ``route``, generate ``prompt`` on ``model`` and return the finished tile."""
+    page.goto(route)
+    _pick_model(page, model)
+    return _result(page, _generate(page, prompt))
+
+
 def _first_compose_asset(page: Page, prompt: str) -> str:
-    page.goto("/#/draft")
-    _pick_model(page, "compose")
-    return str(_result(page, _generate(page, prompt)).get_attribute("data-asset-id"))
+    return str(_first_tile(page, prompt, "compose").get_attribute("data-asset-id"))
 
 
 def test_detail_shows_parameters_and_makes_variations(open_page: Any) -> None:
@@ -156,9 +161,7 @@ def test_mask_edit_sends_the_painted_area_and_the_instruction(
     open_page: Any, studio: Studio
 ) -> None:
     page = open_page()
-    page.goto("/#/draft")
-    _pick_model(page, "recording")
-    tile = _result(page, _generate(page, "a plain square"))
+    tile = _first_tile(page, "a plain square", "recording")
     tile.locator("button.open").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_role("button", name="Edit").click()
@@ -310,9 +313,7 @@ def test_dragging_a_result_onto_the_tray_uses_it_as_a_reference(
     open_page: Any, studio: Studio
 ) -> None:
     page = open_page()
-    page.goto("/#/explore")
-    _pick_model(page, "recording")
-    tile = _result(page, _generate(page, "a first image"))
+    tile = _first_tile(page, "a first image", "recording", "/#/explore")
     asset_id = tile.get_attribute("data-asset-id")
     tile.drag_to(page.locator("#dropzone"))
     expect(page.locator(".tray .ref")).to_have_count(1)
